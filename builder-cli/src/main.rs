@@ -1,0 +1,5 @@
+//! The `hoist` command.
+
+fn main() {
+    println!("hoist");
+}

@@ -1,0 +1,117 @@
+//! The crate's one error type: a typed kind and, where the input has one, its location.
+//!
+//! Each module reports its own typed kind ([`SyntaxError`](crate::dockerfile::SyntaxError),
+//! [`ShellError`](crate::shell::ShellError), ...); the location is attached once, by the loop
+//! over nodes, through [`Error::at`]. The CLI renders [`Error::render`], a snippet with a caret.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::dockerfile::SyntaxError;
+use crate::instructions::InstructionError;
+use crate::plan::PlanError;
+use crate::shell::ShellError;
+use crate::source::{SourceFile, Span, render_snippet};
+
+/// A short alias for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, by module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The Dockerfile text could not be parsed.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+    /// A word could not be expanded.
+    #[error(transparent)]
+    Shell(#[from] ShellError),
+    /// An instruction has a wrong flag, argument or form.
+    #[error(transparent)]
+    Instruction(#[from] InstructionError),
+    /// The stages cannot be planned (unknown stage, cycle, target).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Where an error is: the file and the span in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file the span points into.
+    pub file: Arc<SourceFile>,
+    /// The offending range.
+    pub span: Span,
+}
+
+/// An error of this crate: a [`ErrorKind`] and, when known, its [`Location`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    location: Option<Box<Location>>,
+}
+
+impl Error {
+    /// An error of `kind` with no location yet.
+    pub fn new(kind: impl Into<ErrorKind>) -> Self {
+        Error {
+            kind: kind.into(),
+            location: None,
+        }
+    }
+
+    /// Attaches a location, unless the error already has one (the innermost span wins).
+    #[must_use]
+    pub fn at(mut self, file: &Arc<SourceFile>, span: Span) -> Self {
+        if self.location.is_none() {
+            self.location = Some(Box::new(Location {
+                file: Arc::clone(file),
+                span,
+            }));
+        }
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Where, when the error comes from an input with positions.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_deref()
+    }
+
+    /// A multi-line report: the message, `file:line:column`, the source line and a caret.
+    pub fn render(&self) -> String {
+        match &self.location {
+            Some(loc) => render_snippet(&loc.file, loc.span, &self.kind.to_string()),
+            None => format!("error: {}\n", self.kind),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(loc) => write!(f, "{}:{}: {}", loc.file.name(), loc.span, self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
+macro_rules! from_kind {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(kind: $t) -> Self {
+                Error::new(kind)
+            }
+        }
+    )*};
+}
+from_kind!(ErrorKind, SyntaxError, ShellError, InstructionError, PlanError);

@@ -1,0 +1,21 @@
+//! Hoist's build engine: a Dockerfile in, an OCI image out.
+//!
+//! The pipeline, one module per representation:
+//!
+//! ```text
+//! Dockerfile text (source::SourceFile)
+//!   -> dockerfile::parse        Ast: nodes with raw words and spans
+//!   -> instructions::parse      typed instructions grouped in stages
+//!   -> plan::plan               the stages to build, in order, words expanded
+//! ```
+#![deny(missing_docs)]
+
+pub mod dockerfile;
+pub mod error;
+pub mod instructions;
+pub mod plan;
+pub mod shell;
+pub mod source;
+
+pub use error::{Error, ErrorKind, Location, Result};
+pub use source::{Position, SourceFile, Span};
