@@ -14,8 +14,10 @@ pub mod dockerfile;
 pub mod error;
 pub mod instructions;
 pub mod plan;
+pub mod platform;
 pub mod shell;
 pub mod source;
+pub mod suggest;
 
 pub use error::{Error, ErrorKind, Location, Result};
 pub use source::{Position, SourceFile, Span};
