@@ -61,8 +61,9 @@ pub struct Expansion {
 ///
 /// let env = vec![("NAME".to_string(), "web app".to_string())];
 /// let lexer = Lexer::new('\\');
-/// assert_eq!(lexer.process_word("${NAME:-x}-'$NAME'", &env).unwrap(), "web app-$NAME");
-/// assert_eq!(lexer.process_words("/srv/$NAME", &env).unwrap(), ["/srv/web", "app"]);
+/// assert_eq!(lexer.process_word("${NAME:-x}-'$NAME'", &env)?, "web app-$NAME");
+/// assert_eq!(lexer.process_words("/srv/$NAME", &env)?, ["/srv/web", "app"]);
+/// # Ok::<(), builder_core::shell::ShellError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lexer {

@@ -20,6 +20,8 @@ mod lexer;
 mod pattern;
 mod scanner;
 mod split;
+#[cfg(test)]
+mod tests;
 mod word;
 
 pub use error::{PatternError, Quote, ShellError};

@@ -310,7 +310,11 @@ impl<'a> ShellWord<'a> {
         };
         trimmed.map_err(|reason| ShellError::InvalidPattern {
             word: self.source.to_string(),
-            pattern: pattern.to_string(),
+            // As upstream, `%` reports the reversed pattern it actually converted.
+            pattern: match op {
+                '%' => pattern::reverse_pattern(pattern),
+                _ => pattern.to_string(),
+            },
             reason,
         })
     }
