@@ -1,8 +1,9 @@
-//! The lexer proper.
+//! The lexer's public face: options, the environment trait and the result of an expansion.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ShellError;
+use super::word::ShellWord;
 
 /// Variables visible to expansion.
 pub trait Env {
@@ -13,6 +14,12 @@ pub trait Env {
 impl Env for BTreeMap<String, String> {
     fn get(&self, name: &str) -> Option<&str> {
         BTreeMap::get(self, name).map(String::as_str)
+    }
+}
+
+impl<S: std::hash::BuildHasher> Env for HashMap<String, String, S> {
+    fn get(&self, name: &str) -> Option<&str> {
+        HashMap::get(self, name).map(String::as_str)
     }
 }
 
@@ -37,6 +44,8 @@ impl Env for Vec<(String, String)> {
 pub struct Expansion {
     /// The expanded word.
     pub value: String,
+    /// The expanded word split on unquoted whitespace (what [`Lexer::process_words`] returns).
+    pub words: Vec<String>,
     /// Variables referenced and set.
     pub matched: BTreeSet<String>,
     /// Variables referenced and not set.
@@ -44,12 +53,25 @@ pub struct Expansion {
 }
 
 /// The word lexer, configured like BuildKit's `shell.Lex`.
+///
+/// A `Lexer` holds only options: it is cheap to clone and may be shared between threads.
+///
+/// ```
+/// use builder_core::shell::Lexer;
+///
+/// let env = vec![("NAME".to_string(), "web app".to_string())];
+/// let lexer = Lexer::new('\\');
+/// assert_eq!(lexer.process_word("${NAME:-x}-'$NAME'", &env)?, "web app-$NAME");
+/// assert_eq!(lexer.process_words("/srv/$NAME", &env)?, ["/srv/web", "app"]);
+/// # Ok::<(), builder_core::shell::ShellError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lexer {
-    escape: char,
-    raw_quotes: bool,
-    raw_escapes: bool,
-    skip_unset_env: bool,
+    pub(super) escape: char,
+    pub(super) raw_quotes: bool,
+    pub(super) raw_escapes: bool,
+    pub(super) skip_process_quotes: bool,
+    pub(super) skip_unset_env: bool,
 }
 
 impl Lexer {
@@ -59,6 +81,7 @@ impl Lexer {
             escape,
             raw_quotes: false,
             raw_escapes: false,
+            skip_process_quotes: false,
             skip_unset_env: false,
         }
     }
@@ -77,6 +100,13 @@ impl Lexer {
         self
     }
 
+    /// Treat quotes as ordinary characters (BuildKit's `SkipProcessQuotes`).
+    #[must_use]
+    pub fn skip_process_quotes(mut self, yes: bool) -> Self {
+        self.skip_process_quotes = yes;
+        self
+    }
+
     /// Leave references to unset variables as written (BuildKit's `SkipUnsetEnv`).
     #[must_use]
     pub fn skip_unset_env(mut self, yes: bool) -> Self {
@@ -89,25 +119,17 @@ impl Lexer {
         self.process_word_with_matches(word, env).map(|e| e.value)
     }
 
-    /// Expands one word and reports which variables it referenced.
+    /// Expands one word and reports which variables it referenced, and its split words.
     pub fn process_word_with_matches(
         &self,
         word: &str,
         env: &dyn Env,
     ) -> Result<Expansion, ShellError> {
-        let _ = env;
-        Err(ShellError::Syntax {
-            word: word.to_string(),
-            message: "not implemented".into(),
-        })
+        ShellWord::new(self, word, env).expand()
     }
 
     /// Expands and splits into words on unquoted whitespace (BuildKit's `ProcessWords`).
     pub fn process_words(&self, word: &str, env: &dyn Env) -> Result<Vec<String>, ShellError> {
-        let _ = env;
-        Err(ShellError::Syntax {
-            word: word.to_string(),
-            message: "not implemented".into(),
-        })
+        self.process_word_with_matches(word, env).map(|e| e.words)
     }
 }

@@ -4,9 +4,25 @@
 //! quotes and escapes; [`Lexer::process_words`] also splits the result into words the way
 //! BuildKit does for instructions such as `COPY` and `ADD`. Which instruction expands which
 //! words is decided by [`crate::instructions`].
+//!
+//! Supported forms, as in BuildKit: `$NAME`, `${NAME}`, `${NAME-w}`, `${NAME:-w}`,
+//! `${NAME+w}`, `${NAME:+w}`, `${NAME?msg}`, `${NAME:?msg}`, `${NAME#p}`, `${NAME##p}`,
+//! `${NAME%p}`, `${NAME%%p}`, `${NAME/p/r}` and `${NAME//p/r}`, where `p` is a shell pattern
+//! (`*`, `?`, `\*`, `\?`, `\\`). Positional and special parameters (`$1`, `$@`, ...) are
+//! never set. Errors carry BuildKit's messages.
+//!
+//! The module mirrors upstream's files: `word` is `shellWord` (the state machine),
+//! `split` is `wordsStruct`, `pattern` the pattern-to-regex conversion, `scanner` the parts
+//! of Go's `text/scanner` and `unicode` the lexer relies on.
 
 mod error;
 mod lexer;
+mod pattern;
+mod scanner;
+mod split;
+#[cfg(test)]
+mod tests;
+mod word;
 
-pub use error::ShellError;
+pub use error::{PatternError, Quote, ShellError};
 pub use lexer::{Env, Expansion, Lexer};
