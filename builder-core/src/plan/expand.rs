@@ -76,7 +76,7 @@ fn copy_spec(spec: &CopySpec, lexer: &Lexer, env: &dyn Env) -> Result<CopySpec> 
     let word = |w: &str| lexer.process_word(w, env).map_err(Error::new);
     let words = |ws: &[String]| ws.iter().map(|w| word(w)).collect::<Result<Vec<_>>>();
     // Heredoc bodies keep their quotes: only variables are substituted.
-    let body_lexer = lexer.clone().raw_quotes(true);
+    let body_lexer = lexer.clone().skip_process_quotes(true);
     let inline = spec
         .inline
         .iter()
