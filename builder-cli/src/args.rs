@@ -1,0 +1,56 @@
+//! Command-line flags, as clap parses them: raw values only, no validation beyond clap's.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hoist: a daemonless container image builder.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look inside Hoist's frontend: the parsed Dockerfile and the build plan.
+    #[command(subcommand)]
+    Debug(DebugCommand),
+}
+
+/// `hoist debug ...`.
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Print a Dockerfile's syntax tree in BuildKit's dump format, one instruction per line.
+    Ast {
+        /// The Dockerfile (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Print the stages a build would run, in order, with every instruction expanded.
+    Plan(PlanArgs),
+}
+
+/// Flags of `hoist debug plan`, named as `docker build` names them.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Name of the Dockerfile (default: CONTEXT/Dockerfile; `-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Set the target build stage to build.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Set a build-time variable (`NAME=VALUE`, or `NAME` to take it from the environment).
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Set the target platform (e.g. linux/amd64).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Allow extra privileged entitlements (security.insecure).
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
+    /// The build context directory.
+    pub context: PathBuf,
+}
