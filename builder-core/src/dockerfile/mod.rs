@@ -15,6 +15,8 @@ mod heredoc;
 mod json;
 mod lines;
 mod parser;
+#[cfg(test)]
+mod parser_tests;
 mod split;
 
 pub use ast::{Ast, Directives, Heredoc, Node, Warning};
