@@ -70,12 +70,27 @@ pub struct Node {
 pub struct Heredoc {
     /// The delimiter word (`EOF`).
     pub name: String,
-    /// The body, each line ending in `\n` (tab-stripped for `<<-`).
+    /// The body as written, each line with its line ending (BuildKit strips the tabs of a
+    /// `<<-` heredoc only when it is used: see [`Heredoc::body`]).
     pub content: String,
     /// False when the delimiter was quoted (`<<"EOF"`, `<<'EOF'`): no variable expansion.
     pub expand: bool,
     /// True for `<<-`: leading tabs are stripped from each line.
     pub chomp: bool,
+    /// The file descriptor written before `<<` (`3<<EOF`), 0 when none is given.
+    pub file_descriptor: u64,
+}
+
+impl Heredoc {
+    /// The body as the instruction uses it: [`Heredoc::content`] with the leading tabs of each
+    /// line removed when [`Heredoc::chomp`] is set (BuildKit's `ChompHeredocContent`).
+    pub fn body(&self) -> String {
+        if self.chomp {
+            super::heredoc::chomp(&self.content)
+        } else {
+            self.content.clone()
+        }
+    }
 }
 
 /// A non-fatal finding of the parser, as BuildKit reports it.
@@ -114,6 +129,8 @@ impl Node {
 
     fn dump_into(&self, out: &mut String) {
         out.push('(');
+        // Go trims the node's text: an empty keyword leaves no leading space.
+        let mark = out.len();
         out.push_str(&self.keyword);
         if !self.flags.is_empty() {
             out.push_str(" [");
@@ -132,6 +149,9 @@ impl Node {
         for arg in &self.args {
             out.push(' ');
             out.push_str(&go_quote(arg));
+        }
+        if self.keyword.is_empty() && out.get(mark..mark + 1) == Some(" ") {
+            out.remove(mark);
         }
         out.push(')');
     }

@@ -7,9 +7,17 @@
 //! The AST mirrors BuildKit's `parser.Node` so that [`Ast::dump`] reproduces BuildKit's test
 //! `result` format byte for byte.
 
+mod args;
 mod ast;
+mod directives;
 mod error;
+mod heredoc;
+mod json;
+mod lines;
 mod parser;
+#[cfg(test)]
+mod parser_tests;
+mod split;
 
 pub use ast::{Ast, Directives, Heredoc, Node, Warning};
 pub use error::SyntaxError;
