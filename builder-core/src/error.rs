@@ -34,6 +34,33 @@ pub enum ErrorKind {
     Plan(#[from] PlanError),
 }
 
+impl ErrorKind {
+    /// The word of the source this error is about, if it names one.
+    fn needle(&self) -> Option<String> {
+        match self {
+            ErrorKind::Instruction(e) => match e {
+                InstructionError::UnknownInstruction { keyword, .. } => Some(keyword.clone()),
+                InstructionError::UnknownFlag { flag, .. }
+                | InstructionError::MissingFlagValue { flag }
+                | InstructionError::DuplicateFlag { flag } => Some(format!("--{flag}")),
+                InstructionError::MalformedFlag { flag } => Some(flag.clone()),
+                InstructionError::InvalidValue { value, .. } => Some(value.clone()),
+                _ => None,
+            },
+            ErrorKind::Shell(e) => Some(e.word().to_string()),
+            ErrorKind::Plan(e) => match e {
+                PlanError::StageOrder { from, .. } => Some(from.clone()),
+                PlanError::VariableInFrom => Some("--from".into()),
+                PlanError::BlankBase { raw } => Some(raw.clone()),
+                PlanError::Platform(p) => Some(p.value.clone()),
+                PlanError::InsecureNotAllowed => Some("--security".into()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// Where an error is: the file and the span in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -60,9 +87,17 @@ impl Error {
     }
 
     /// Attaches a location, unless the error already has one (the innermost span wins).
+    ///
+    /// When the error names a word (a flag, a value, a stage) that appears inside `span`, the
+    /// location is narrowed to that word.
     #[must_use]
     pub fn at(mut self, file: &Arc<SourceFile>, span: Span) -> Self {
         if self.location.is_none() {
+            let span = self
+                .kind
+                .needle()
+                .and_then(|needle| file.find_in(span, &needle))
+                .unwrap_or(span);
             self.location = Some(Box::new(Location {
                 file: Arc::clone(file),
                 span,

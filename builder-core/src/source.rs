@@ -55,6 +55,36 @@ impl SourceFile {
     }
 }
 
+impl SourceFile {
+    /// The first occurrence of `needle` inside `span` (on one line), as a span of its own.
+    ///
+    /// Used to point an error at the offending word of an instruction rather than at the whole
+    /// instruction.
+    pub fn find_in(&self, span: Span, needle: &str) -> Option<Span> {
+        if needle.is_empty() || needle.contains('\n') {
+            return None;
+        }
+        for line_no in span.start.line..=span.end.line {
+            let line = self.line(line_no)?;
+            let skip = if line_no == span.start.line {
+                span.start.column.saturating_sub(1)
+            } else {
+                0
+            };
+            let start_byte = line.char_indices().nth(skip).map_or(line.len(), |(i, _)| i);
+            if let Some(found) = line[start_byte..].find(needle) {
+                let column = line[..start_byte + found].chars().count() + 1;
+                let width = needle.chars().count();
+                return Some(Span::new(
+                    Position::new(line_no, column),
+                    Position::new(line_no, column + width - 1),
+                ));
+            }
+        }
+        None
+    }
+}
+
 /// A position in a source: 1-based line and 1-based column, counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Position {
@@ -156,6 +186,17 @@ mod tests {
         assert_eq!(f.line(4), Some("CMD c"));
         assert_eq!(f.line(5), None);
         assert_eq!(f.line(0), None);
+    }
+
+    #[test]
+    fn find_in_narrows_to_the_word() {
+        let f = SourceFile::new("Dockerfile", "FROM a\nCOPY --form=x \\\n  --form=y a b\n");
+        let whole = Span::new(Position::new(2, 1), Position::new(3, 14));
+        let s = f.find_in(whole, "--form").unwrap();
+        assert_eq!((s.start, s.end), (Position::new(2, 6), Position::new(2, 11)));
+        assert_eq!(f.find_in(whole, "a b").unwrap().start, Position::new(3, 12));
+        assert_eq!(f.find_in(whole, "FROM"), None);
+        assert_eq!(f.find_in(whole, ""), None);
     }
 
     #[test]

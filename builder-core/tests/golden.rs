@@ -70,15 +70,14 @@ fn typed_output(case: &Path) -> String {
     match result {
         Err(e) => e.render(),
         Ok(df) => {
-            let mut out = String::new();
-            let mut line = |step: &instructions::Step| {
+            let line = |step: &instructions::Step| {
                 let s = step.span;
-                writeln!(out, "{}:{} {:?}", s.start.line, s.start.column, step.instruction).unwrap();
+                format!("{}:{} {:?}\n", s.start.line, s.start.column, step.instruction)
             };
-            df.meta_args.iter().for_each(&mut line);
+            let mut out: String = df.meta_args.iter().map(line).collect();
             for stage in &df.stages {
                 writeln!(out, "-- stage {} {:?} {:?}", stage.index, stage.name, stage.from).unwrap();
-                stage.steps.iter().for_each(&mut line);
+                out.extend(stage.steps.iter().map(line));
             }
             out
         }

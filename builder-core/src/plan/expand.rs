@@ -95,9 +95,11 @@ fn copy_spec(spec: &CopySpec, lexer: &Lexer, env: &dyn Env) -> Result<CopySpec> 
         })
         .collect::<Result<Vec<_>>>()?;
     let chmod = match &spec.chmod {
-        Some(ChmodSpec::Unexpanded(raw)) => Some(ChmodSpec::Parsed(
-            Chmod::parse(&word(raw)?).map_err(Error::new)?,
-        )),
+        // An empty value after expansion means no --chmod, as in BuildKit.
+        Some(ChmodSpec::Unexpanded(raw)) => match word(raw)? {
+            v if v.is_empty() => None,
+            v => Some(ChmodSpec::Parsed(Chmod::parse(&v).map_err(Error::new)?)),
+        },
         other => other.clone(),
     };
     Ok(CopySpec {
