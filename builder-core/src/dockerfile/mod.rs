@@ -6,6 +6,14 @@
 //!
 //! The AST mirrors BuildKit's `parser.Node` so that [`Ast::dump`] reproduces BuildKit's test
 //! `result` format byte for byte.
+//!
+//! Where this parser knowingly differs from BuildKit, only on hostile input:
+//! - `ONBUILD` may nest at most 64 deep and `${...}` in a heredoc line 128 deep (Go's stacks
+//!   grow; ours do not). BuildKit's instruction layer rejects nested `ONBUILD` anyway.
+//! - BuildKit's flag and `HEALTHCHECK` scanners work on bytes and can cut a multi-byte
+//!   character in two; the cut text is kept with U+FFFD where Go would keep the raw bytes.
+//! - Error locations are the real 1-based line and column of the offending text (BuildKit
+//!   reports directive errors one line early and has no columns).
 
 mod args;
 mod ast;

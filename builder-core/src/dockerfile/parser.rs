@@ -23,7 +23,18 @@ const MAX_ONBUILD_DEPTH: usize = 64;
 
 /// Parses a Dockerfile into its [`Ast`].
 ///
-/// Errors carry the file and the span of the offending text.
+/// Errors carry the file and the span of the offending text. Unknown keywords are kept (with
+/// one empty argument, as BuildKit does); rejecting them is the instruction layer's job.
+///
+/// ```
+/// use builder_core::{SourceFile, dockerfile};
+///
+/// let source = SourceFile::new("Dockerfile", "FROM alpine AS base\nRUN echo \\\n  hi\n");
+/// let ast = dockerfile::parse(&source)?;
+/// assert_eq!(ast.dump(), "(from \"alpine\" \"AS\" \"base\")\n(run \"echo   hi\")\n");
+/// assert_eq!((ast.nodes[1].span.start.line, ast.nodes[1].span.end.line), (2, 3));
+/// # Ok::<(), builder_core::Error>(())
+/// ```
 pub fn parse(source: &Arc<SourceFile>) -> Result<Ast> {
     let mut parser = Parser {
         source,
