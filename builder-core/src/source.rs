@@ -193,7 +193,10 @@ mod tests {
         let f = SourceFile::new("Dockerfile", "FROM a\nCOPY --form=x \\\n  --form=y a b\n");
         let whole = Span::new(Position::new(2, 1), Position::new(3, 14));
         let s = f.find_in(whole, "--form").unwrap();
-        assert_eq!((s.start, s.end), (Position::new(2, 6), Position::new(2, 11)));
+        assert_eq!(
+            (s.start, s.end),
+            (Position::new(2, 6), Position::new(2, 11))
+        );
         assert_eq!(f.find_in(whole, "a b").unwrap().start, Position::new(3, 12));
         assert_eq!(f.find_in(whole, "FROM"), None);
         assert_eq!(f.find_in(whole, ""), None);

@@ -72,11 +72,19 @@ fn typed_output(case: &Path) -> String {
         Ok(df) => {
             let line = |step: &instructions::Step| {
                 let s = step.span;
-                format!("{}:{} {:?}\n", s.start.line, s.start.column, step.instruction)
+                format!(
+                    "{}:{} {:?}\n",
+                    s.start.line, s.start.column, step.instruction
+                )
             };
             let mut out: String = df.meta_args.iter().map(line).collect();
             for stage in &df.stages {
-                writeln!(out, "-- stage {} {:?} {:?}", stage.index, stage.name, stage.from).unwrap();
+                writeln!(
+                    out,
+                    "-- stage {} {:?} {:?}",
+                    stage.index, stage.name, stage.from
+                )
+                .unwrap();
                 out.extend(stage.steps.iter().map(line));
             }
             out
@@ -94,8 +102,11 @@ fn plan_output(case: &Path) -> String {
         Ok(plan) => {
             let mut out = plan.to_string();
             for w in &plan.warnings {
-                writeln!(out, "warning: {}:{}: {}", w.span.start.line, w.span.start.column, w.short)
-                    .unwrap();
+                match w.span.start.line {
+                    0 => writeln!(out, "warning: {}", w.short),
+                    line => writeln!(out, "warning: {line}:{}: {}", w.span.start.column, w.short),
+                }
+                .unwrap();
             }
             out
         }

@@ -317,7 +317,7 @@ fn copy_spec(node: &Node, keyword: &'static str, flags: &Flags) -> Parsed<CopySp
         match heredoc {
             Some(h) => inline.push(InlineSource {
                 name: h.name.clone(),
-                content: h.content.clone(),
+                content: h.body(),
                 expand: h.expand,
             }),
             None => paths.push(source.clone()),
@@ -508,14 +508,19 @@ fn parse_onbuild(node: &Node) -> Parsed<Onbuild> {
         }
         _ => {}
     }
-    let trigger = parse_instruction(child)?;
+    // The parser attaches a trigger's heredocs to the ONBUILD node itself.
+    let mut child = child.clone();
+    if child.heredocs.is_empty() {
+        child.heredocs = node.heredocs.clone();
+    }
+    let trigger = parse_instruction(&child)?;
     let original = node.original.trim_start();
     let mut expression = original
         .get(..7)
         .filter(|p| p.eq_ignore_ascii_case("onbuild"))
         .map_or(original, |_| original[7..].trim_start())
         .to_string();
-    for heredoc in &child.heredocs {
+    for heredoc in &node.heredocs {
         expression.push('\n');
         expression.push_str(&heredoc.content);
         expression.push_str(&heredoc.name);

@@ -39,7 +39,12 @@ pub(crate) fn expand(
         }),
         Instruction::Add(a) => Instruction::Add(Add {
             spec: copy_spec(&a.spec, lexer, env)?,
-            checksum: a.checksum.as_deref().map(word).transpose()?,
+            checksum: a
+                .checksum
+                .as_deref()
+                .map(word)
+                .transpose()?
+                .filter(|c| !c.is_empty()),
             ..a.clone()
         }),
         Instruction::Run(r) => Instruction::Run(Run {
