@@ -1,7 +1,8 @@
 //! Nodes -> instructions, one function per keyword (BuildKit's `instructions/parse.go`).
 
-use crate::dockerfile::{Ast, Node};
+use crate::dockerfile::{Ast, Node, Warning};
 use crate::error::{Error, Result};
+use crate::source::Span;
 use crate::suggest;
 
 use super::flags::{FlagKind, Flags};
@@ -71,13 +72,54 @@ pub fn parse(ast: &Ast) -> Result<Dockerfile> {
             }
         }
     }
+    let mut warnings = ast.warnings.clone();
+    warnings.extend(directive_warnings(ast));
     Ok(Dockerfile {
         source: ast.source.clone(),
         escape: ast.directives.escape,
         meta_args,
         stages,
-        warnings: ast.warnings.clone(),
+        warnings,
     })
+}
+
+/// Directives Hoist accepts but does not act on are reported, never silently dropped.
+fn directive_warnings(ast: &Ast) -> Vec<Warning> {
+    let line_of = |name: &str| {
+        (1..=ast.source.line_count())
+            .map_while(|n| ast.source.line(n).map(|l| (n, l.trim_start())))
+            .take_while(|(_, l)| l.starts_with('#') || l.is_empty())
+            .find(|(_, l)| l.to_ascii_lowercase().contains(name))
+            .map_or(Span::default(), |(n, _)| Span::point(n, 1))
+    };
+    let mut warnings = Vec::new();
+    if let Some(syntax) = &ast.directives.syntax {
+        let image = syntax.split(['@', ':']).next().unwrap_or_default();
+        let known = ["docker/dockerfile", "docker.io/docker/dockerfile"];
+        if !known
+            .iter()
+            .any(|k| image == *k || image == format!("{k}-upstream"))
+        {
+            warnings.push(Warning {
+                short: format!(
+                    "syntax directive {syntax:?} is not loaded: Hoist always uses its built-in \
+                     Dockerfile frontend"
+                ),
+                detail: "Hoist does not run frontend images; it parses Dockerfiles itself.".into(),
+                url: None,
+                span: line_of("syntax"),
+            });
+        }
+    }
+    if let Some(check) = &ast.directives.check {
+        warnings.push(Warning {
+            short: format!("check directive {check:?} has no effect: Hoist runs no build checks"),
+            detail: "BuildKit's lint rules are not implemented by Hoist.".into(),
+            url: None,
+            span: line_of("check"),
+        });
+    }
+    warnings
 }
 
 /// Types one node.
