@@ -1,4 +1,5 @@
 //! `hoist debug ast` and `hoist debug plan`, run as a user runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

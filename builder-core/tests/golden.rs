@@ -9,6 +9,7 @@
 //!
 //! Run with `HOIST_BLESS=1` to write the current output as the new expectation; review the
 //! diff before committing it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write;
 use std::fs;
