@@ -114,4 +114,10 @@ macro_rules! from_kind {
         }
     )*};
 }
-from_kind!(ErrorKind, SyntaxError, ShellError, InstructionError, PlanError);
+from_kind!(
+    ErrorKind,
+    SyntaxError,
+    ShellError,
+    InstructionError,
+    PlanError
+);

@@ -122,7 +122,10 @@ pub fn render_snippet(source: &SourceFile, span: Span, message: &str) -> String 
         span.start.column
     );
     if let Some(line) = source.line(line_no) {
-        let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+        let shown: String = line
+            .chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .collect();
         let width = shown.chars().count();
         let first = span.start.column.max(1);
         let last = if span.end.line == line_no {

@@ -19,7 +19,10 @@ impl Env for BTreeMap<String, String> {
 /// Later entries shadow earlier ones, as `ENV` lines do.
 impl Env for [(String, String)] {
     fn get(&self, name: &str) -> Option<&str> {
-        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
