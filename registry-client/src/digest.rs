@@ -243,11 +243,19 @@ impl Hasher {
 
 /// Streams a file once and returns its SHA-256 digest and size, on a blocking thread.
 pub async fn digest_file(path: &std::path::Path) -> Result<(Digest, u64), crate::Error> {
+    let (size, hasher) = hash_file(path, Hasher::new(Algorithm::Sha256)).await?;
+    Ok((hasher.finish(), size))
+}
+
+/// Feeds a whole file to `hasher` on a blocking thread; returns the bytes read and the hasher.
+pub(crate) async fn hash_file(
+    path: &std::path::Path,
+    mut hasher: Hasher,
+) -> Result<(u64, Hasher), crate::Error> {
     let path = path.to_owned();
-    let joined = tokio::task::spawn_blocking(move || -> std::io::Result<(Digest, u64)> {
+    let joined = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, Hasher)> {
         use std::io::Read;
         let mut file = std::fs::File::open(&path)?;
-        let mut h = Hasher::new(Algorithm::Sha256);
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
         loop {
@@ -255,10 +263,10 @@ pub async fn digest_file(path: &std::path::Path) -> Result<(Digest, u64), crate:
             if n == 0 {
                 break;
             }
-            h.update(&buf[..n]);
+            hasher.update(&buf[..n]);
             size += n as u64;
         }
-        Ok((h.finish(), size))
+        Ok((size, hasher))
     })
     .await
     .map_err(|e| crate::Error::new(crate::ErrorKind::Io).with_source(e))?;
