@@ -368,3 +368,35 @@ fn fault_proxy_injects_and_counts() {
     assert!(dropped.is_err(), "mid-upload drop must fail: {dropped:?}");
     assert_eq!(proxy.request_body_bytes(PathKind::BlobUpload), 300);
 }
+
+/// The fixtures run their servers on their own threads, so they work (and drop) inside a
+/// `#[tokio::test]` too, as the library's async tests will use them.
+#[tokio::test]
+async fn fixtures_work_inside_an_async_test() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let registry = Registry::start();
+    let proxy = FaultProxy::in_front_of(&registry);
+    proxy.add(FaultRule::new("GET", PathKind::Base).fault(Fault::Status(503)));
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(proxy.host_port())
+            .await
+            .expect("connect");
+        let request = format!(
+            "GET /v2/ HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            proxy.host_port()
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        statuses.push(
+            response
+                .split_whitespace()
+                .nth(1)
+                .expect("status")
+                .to_string(),
+        );
+    }
+    assert_eq!(statuses, ["503", "200"]);
+}
