@@ -301,7 +301,8 @@ impl Client {
                 .append_pair("from", from.repository());
             scopes.push(Scope::pull(from.repository()));
         }
-        let call = Call::new(repository.registry(), scopes, Method::POST, url);
+        // Not retried here: the caller's budget covers the whole session, POST included.
+        let call = Call::new(repository.registry(), scopes, Method::POST, url).no_retry();
         let resp = self.inner.execute(&call).await.map_err(classify)?;
         match resp.status() {
             StatusCode::CREATED if mount_from.is_some() => Ok(None),

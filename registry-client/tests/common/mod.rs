@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod fault;
+
 use registry_client::{Client, ClientBuilder, Reference, RetryPolicy};
 
 /// The registry binary; `REGISTRY_BIN` overrides it.
@@ -44,19 +46,43 @@ fn answers_v2(host: &str) -> bool {
         return false;
     }
     let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200"
+    // 200, or 401 when the registry wants auth: either way it is serving.
+    s.read_exact(&mut buf).is_ok()
+        && buf.starts_with(b"HTTP/1.")
+        && matches!(&buf[9..12], b"200" | b"401")
 }
 
 impl Registry {
     /// Starts a registry with anonymous access and waits until `/v2/` answers.
     pub fn start() -> Self {
+        Self::start_with(tempfile::tempdir().expect("temp dir"), "")
+    }
+
+    /// Starts a registry that wants Basic auth for `user` / `password` (an htpasswd file
+    /// written with `htpasswd -Bbn`).
+    pub fn start_htpasswd(user: &str, password: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("run htpasswd");
+        assert!(out.status.success(), "htpasswd failed");
+        let file = dir.path().join("htpasswd");
+        std::fs::write(&file, out.stdout).expect("write htpasswd");
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+            file.display()
+        );
+        Self::start_with(dir, &auth)
+    }
+
+    fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
         for _ in 0..5 {
             let port = free_port();
             let host = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yml(&dir.path().join("storage"), &host))
-                .expect("write config");
+            let yml = config_yml(&dir.path().join("storage"), &host) + extra_config;
+            std::fs::write(&config, yml).expect("write config");
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
             let child = Command::new(registry_bin())
                 .arg("serve")
