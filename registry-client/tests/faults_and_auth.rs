@@ -126,3 +126,74 @@ async fn basic_auth_with_htpasswd() {
         "no password in Debug"
     );
 }
+
+#[tokio::test]
+async fn bearer_tokens_from_the_challenge_with_several_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = common::token::TokenServer::start(dir.path(), "bob", "tok-pass");
+    let reg = Registry::start_token_auth(tempfile::tempdir().unwrap(), &token);
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, path, bytes) = blob(tmp.path(), 20_000, 24);
+    let source = reg.reference("team/base:1");
+    let target = reg.reference("team/app:1");
+
+    let client = client_builder()
+        .credential(&reg.host, Credential::basic("bob", "tok-pass"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        client
+            .push_blob_file(&source, &d, &path, None)
+            .await
+            .unwrap(),
+        BlobPush::Uploaded
+    );
+    assert_eq!(
+        client
+            .push_blob_file(&target, &d, &path, Some(&source))
+            .await
+            .unwrap(),
+        BlobPush::Mounted
+    );
+    let seen = token.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("repository:team/app:pull,push")
+                && s.contains("repository:team/base:pull")),
+        "one token for both repositories of the mount: {seen:?}"
+    );
+    let before = seen.len();
+    assert_eq!(
+        client.blob_exists(&source, &d.digest).await.unwrap(),
+        Some(20_000)
+    );
+    assert_eq!(
+        client.blob_exists(&source, &d.digest).await.unwrap(),
+        Some(20_000)
+    );
+    let after = token.requests.lock().unwrap().len();
+    assert!(
+        after <= before + 1,
+        "tokens are cached per scope set ({before} -> {after} requests)"
+    );
+
+    // Anonymous: pull works (the token server grants pull), push is refused.
+    let anonymous = client_builder().build().unwrap();
+    let mut back = Vec::new();
+    anonymous.fetch_blob(&target, &d, &mut back).await.unwrap();
+    assert!(back == bytes);
+    let (other, other_path, _) = blob(tmp.path(), 1000, 25);
+    let e = anonymous
+        .push_blob_file(&target, &other, &other_path, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+
+    let wrong = client_builder()
+        .credential(&reg.host, Credential::basic("bob", "bad"))
+        .build()
+        .unwrap();
+    let e = wrong.blob_exists(&target, &d.digest).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert!(!format!("{e} {e:?} {wrong:?}").contains("bad\""), "{e:?}");
+}

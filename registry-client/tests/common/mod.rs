@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod fault;
+pub mod token;
 
 use registry_client::{Client, ClientBuilder, Reference, RetryPolicy};
 
@@ -74,6 +75,11 @@ impl Registry {
             file.display()
         );
         Self::start_with(dir, &auth)
+    }
+
+    /// Starts a registry that wants bearer tokens from `token` (see [`token::TokenServer`]).
+    pub fn start_token_auth(dir: tempfile::TempDir, token: &token::TokenServer) -> Self {
+        Self::start_with(dir, &token::registry_auth_config(token))
     }
 
     fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
