@@ -86,10 +86,10 @@ impl TokenServer {
                     if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
                         break;
                     }
-                    if let Some((k, v)) = h.split_once(':') {
-                        if k.eq_ignore_ascii_case("authorization") {
-                            authorization = Some(v.trim().to_owned());
-                        }
+                    if let Some((k, v)) = h.split_once(':')
+                        && k.eq_ignore_ascii_case("authorization")
+                    {
+                        authorization = Some(v.trim().to_owned());
                     }
                 }
                 let target = line.split_whitespace().nth(1).unwrap_or("/");
