@@ -82,12 +82,22 @@ impl Registry {
         Self::start_with(dir, &token::registry_auth_config(token))
     }
 
+    /// Starts a registry serving TLS with `tls_yaml` (lines under `http:`, such as
+    /// `  tls:\n    certificate: ...`); ready as soon as it accepts connections.
+    pub fn start_tls(dir: tempfile::TempDir, tls_yaml: &str) -> Self {
+        Self::start_with_http(dir, tls_yaml, "")
+    }
+
     fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
+        Self::start_with_http(dir, "", extra_config)
+    }
+
+    fn start_with_http(dir: tempfile::TempDir, http_extra: &str, extra_config: &str) -> Self {
         for _ in 0..5 {
             let port = free_port();
             let host = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            let yml = config_yml(&dir.path().join("storage"), &host) + extra_config;
+            let yml = config_yml(&dir.path().join("storage"), &host) + http_extra + extra_config;
             std::fs::write(&config, yml).expect("write config");
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
             let child = Command::new(registry_bin())
@@ -101,7 +111,12 @@ impl Registry {
             let mut child = child;
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
-                if answers_v2(&host) {
+                let ready = if http_extra.is_empty() {
+                    answers_v2(&host)
+                } else {
+                    TcpStream::connect(&host).is_ok()
+                };
+                if ready {
                     return Registry { child, host, dir };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -112,9 +127,10 @@ impl Registry {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let kept = dir.keep();
         panic!(
             "docker-registry did not start; see its log in {}",
-            dir.path().display()
+            kept.display()
         );
     }
 
