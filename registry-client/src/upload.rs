@@ -221,11 +221,7 @@ impl Client {
         mount_from: Option<&Reference>,
     ) -> Result<BlobPush> {
         let _permit = self.inner.uploads.acquire().await;
-        if self
-            .blob_exists(repository, &descriptor.digest)
-            .await?
-            .is_some()
-        {
+        if self.blob_exists(repository, &descriptor.digest).await? {
             return Ok(BlobPush::AlreadyExists);
         }
         let mut mount = mount_from.filter(|m| {

@@ -117,10 +117,7 @@ async fn basic_auth_with_htpasswd() {
             .unwrap(),
         BlobPush::Uploaded
     );
-    assert_eq!(
-        client.blob_exists(&target, &d.digest).await.unwrap(),
-        Some(10_000)
-    );
+    assert!(client.blob_exists(&target, &d.digest).await.unwrap());
     assert!(
         !format!("{client:?}").contains("s3cret"),
         "no password in Debug"
@@ -163,14 +160,8 @@ async fn bearer_tokens_from_the_challenge_with_several_scopes() {
         "one token for both repositories of the mount: {seen:?}"
     );
     let before = seen.len();
-    assert_eq!(
-        client.blob_exists(&source, &d.digest).await.unwrap(),
-        Some(20_000)
-    );
-    assert_eq!(
-        client.blob_exists(&source, &d.digest).await.unwrap(),
-        Some(20_000)
-    );
+    assert!(client.blob_exists(&source, &d.digest).await.unwrap());
+    assert!(client.blob_exists(&source, &d.digest).await.unwrap());
     let after = token.requests.lock().unwrap().len();
     assert!(
         after <= before + 1,

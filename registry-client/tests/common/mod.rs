@@ -88,7 +88,9 @@ impl Registry {
         Self::start_with_http(dir, tls_yaml, "")
     }
 
-    fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
+    /// Starts a registry with `extra_config` appended to its config.yml (top-level sections
+    /// such as `auth:` or `middleware:`); the storage is `<dir>/storage`.
+    pub fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
         Self::start_with_http(dir, "", extra_config)
     }
 
