@@ -11,7 +11,7 @@ use reqwest::{Method, Response, StatusCode};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::auth::Scope;
-use crate::client::{Client, header_length, header_str};
+use crate::client::{Client, header_str};
 use crate::digest::{Digest, Hasher, hash_file};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
@@ -49,17 +49,15 @@ impl Client {
         ))
     }
 
-    /// The size of blob `digest` in `repository` if the registry has it (HEAD), `None` if not.
-    pub async fn blob_exists(
-        &self,
-        repository: &Reference,
-        digest: &Digest,
-    ) -> Result<Option<u64>> {
+    /// Whether the registry has blob `digest` in `repository` (HEAD). A redirect counts as
+    /// yes: registries redirect only to content they hold, and the signed URL of a CDN may not
+    /// accept a HEAD.
+    pub async fn blob_exists(&self, repository: &Reference, digest: &Digest) -> Result<bool> {
         let call = self.blob_call(repository, digest, Method::HEAD)?;
         let resp = self.inner.execute(&call).await?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(header_length(resp.headers()))),
-            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() || s.is_redirection() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
             _ => Err(status_error(&call, resp).await),
         }
     }

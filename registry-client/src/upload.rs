@@ -221,11 +221,7 @@ impl Client {
         mount_from: Option<&Reference>,
     ) -> Result<BlobPush> {
         let _permit = self.inner.uploads.acquire().await;
-        if self
-            .blob_exists(repository, &descriptor.digest)
-            .await?
-            .is_some()
-        {
+        if self.blob_exists(repository, &descriptor.digest).await? {
             return Ok(BlobPush::AlreadyExists);
         }
         let mut mount = mount_from.filter(|m| {
@@ -301,7 +297,8 @@ impl Client {
                 .append_pair("from", from.repository());
             scopes.push(Scope::pull(from.repository()));
         }
-        let call = Call::new(repository.registry(), scopes, Method::POST, url);
+        // Not retried here: the caller's budget covers the whole session, POST included.
+        let call = Call::new(repository.registry(), scopes, Method::POST, url).no_retry();
         let resp = self.inner.execute(&call).await.map_err(classify)?;
         match resp.status() {
             StatusCode::CREATED if mount_from.is_some() => Ok(None),

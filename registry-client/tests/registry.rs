@@ -219,12 +219,11 @@ async fn cross_repository_mount_and_fallback() {
         .await
         .unwrap();
     assert_eq!(mounted, BlobPush::Mounted);
-    assert_eq!(
+    assert!(
         client
             .blob_exists(&target, &shared.descriptor.digest)
             .await
-            .unwrap(),
-        Some(100_000)
+            .unwrap()
     );
 
     // The source does not have this one: the registry answers 202 and the upload goes on.

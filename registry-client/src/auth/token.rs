@@ -79,6 +79,8 @@ impl fmt::Debug for TokenResponse {
 /// Tokens live at least this long when the server says nothing (the distribution spec's
 /// default is 60 seconds).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// A server's `expires_in` is capped at this, so no answer can overflow a deadline.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Renew this long before expiry, so a token does not run out mid-request.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
@@ -90,7 +92,8 @@ impl TokenResponse {
             .expires_in
             .map(Duration::from_secs)
             .filter(|d| *d >= DEFAULT_TOKEN_LIFETIME)
-            .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME)
+            .min(MAX_TOKEN_LIFETIME);
         Some(Token {
             value,
             expires_at: now + lifetime.saturating_sub(EXPIRY_MARGIN),
@@ -172,6 +175,12 @@ mod tests {
         let t = resp.into_token(now).unwrap();
         assert!(format!("{t:?}").contains("<redacted>"));
         assert_eq!(t.expires_at, now + Duration::from_secs(50));
+        let huge: TokenResponse =
+            serde_json::from_str(r#"{"token":"x","expires_in":18446744073709551615}"#).unwrap();
+        assert!(
+            huge.into_token(now).is_some(),
+            "no overflow on absurd lifetimes"
+        );
         let none: TokenResponse = serde_json::from_str("{}").unwrap();
         assert!(none.into_token(now).is_none());
     }

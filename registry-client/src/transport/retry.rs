@@ -62,7 +62,8 @@ impl RetryPolicy {
             .max(1.0)
             .powi(retry.saturating_sub(1).min(64) as i32);
         let secs = self.initial_backoff.as_secs_f64() * exp;
-        Duration::from_secs_f64(secs.min(self.max_backoff.as_secs_f64()))
+        Duration::try_from_secs_f64(secs.min(self.max_backoff.as_secs_f64()))
+            .unwrap_or(self.max_backoff)
     }
 
     /// The delay before the next attempt after `attempts` attempts that started `elapsed` ago,
@@ -81,16 +82,19 @@ impl RetryPolicy {
             Some(d) => d,
             None => self.jittered(self.backoff(attempts)),
         };
-        (elapsed + delay <= self.max_elapsed).then_some(delay)
+        let within = elapsed
+            .checked_add(delay)
+            .is_some_and(|t| t <= self.max_elapsed);
+        within.then_some(delay)
     }
 
     fn jittered(&self, d: Duration) -> Duration {
-        let spread = self.jitter.clamp(0.0, 1.0);
-        if spread == 0.0 {
+        if !self.jitter.is_finite() || self.jitter <= 0.0 {
             return d;
         }
+        let spread = self.jitter.min(1.0);
         let factor = 1.0 + rand::random_range(-spread..=spread);
-        Duration::from_secs_f64(d.as_secs_f64() * factor)
+        Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(d)
     }
 }
 
@@ -189,5 +193,20 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn absurd_settings_do_not_panic() {
+        let odd = RetryPolicy {
+            jitter: f64::NAN,
+            multiplier: 1e300,
+            max_backoff: Duration::MAX,
+            max_elapsed: Duration::MAX,
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..5 {
+            let _ = odd.next_delay(attempt, Duration::from_secs(u64::MAX / 2), None);
+            let _ = odd.next_delay(attempt, Duration::ZERO, Some(Duration::MAX));
+        }
     }
 }

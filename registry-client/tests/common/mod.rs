@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod fault;
+pub mod token;
+
 use registry_client::{Client, ClientBuilder, Reference, RetryPolicy};
 
 /// The registry binary; `REGISTRY_BIN` overrides it.
@@ -44,19 +47,60 @@ fn answers_v2(host: &str) -> bool {
         return false;
     }
     let mut buf = [0u8; 12];
-    s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") && &buf[9..12] == b"200"
+    // 200, or 401 when the registry wants auth: either way it is serving.
+    s.read_exact(&mut buf).is_ok()
+        && buf.starts_with(b"HTTP/1.")
+        && matches!(&buf[9..12], b"200" | b"401")
 }
 
 impl Registry {
     /// Starts a registry with anonymous access and waits until `/v2/` answers.
     pub fn start() -> Self {
+        Self::start_with(tempfile::tempdir().expect("temp dir"), "")
+    }
+
+    /// Starts a registry that wants Basic auth for `user` / `password` (an htpasswd file
+    /// written with `htpasswd -Bbn`).
+    pub fn start_htpasswd(user: &str, password: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .expect("run htpasswd");
+        assert!(out.status.success(), "htpasswd failed");
+        let file = dir.path().join("htpasswd");
+        std::fs::write(&file, out.stdout).expect("write htpasswd");
+        let auth = format!(
+            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+            file.display()
+        );
+        Self::start_with(dir, &auth)
+    }
+
+    /// Starts a registry that wants bearer tokens from `token` (see [`token::TokenServer`]).
+    pub fn start_token_auth(dir: tempfile::TempDir, token: &token::TokenServer) -> Self {
+        Self::start_with(dir, &token::registry_auth_config(token))
+    }
+
+    /// Starts a registry serving TLS with `tls_yaml` (lines under `http:`, such as
+    /// `  tls:\n    certificate: ...`); ready as soon as it accepts connections.
+    pub fn start_tls(dir: tempfile::TempDir, tls_yaml: &str) -> Self {
+        Self::start_with_http(dir, tls_yaml, "")
+    }
+
+    /// Starts a registry with `extra_config` appended to its config.yml (top-level sections
+    /// such as `auth:` or `middleware:`); the storage is `<dir>/storage`.
+    pub fn start_with(dir: tempfile::TempDir, extra_config: &str) -> Self {
+        Self::start_with_http(dir, "", extra_config)
+    }
+
+    fn start_with_http(dir: tempfile::TempDir, http_extra: &str, extra_config: &str) -> Self {
         for _ in 0..5 {
             let port = free_port();
             let host = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yml(&dir.path().join("storage"), &host))
-                .expect("write config");
+            let yml = config_yml(&dir.path().join("storage"), &host) + http_extra + extra_config;
+            std::fs::write(&config, yml).expect("write config");
             let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
             let child = Command::new(registry_bin())
                 .arg("serve")
@@ -69,7 +113,12 @@ impl Registry {
             let mut child = child;
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
-                if answers_v2(&host) {
+                let ready = if http_extra.is_empty() {
+                    answers_v2(&host)
+                } else {
+                    TcpStream::connect(&host).is_ok()
+                };
+                if ready {
                     return Registry { child, host, dir };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
@@ -80,9 +129,10 @@ impl Registry {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let kept = dir.keep();
         panic!(
             "docker-registry did not start; see its log in {}",
-            dir.path().display()
+            kept.display()
         );
     }
 
