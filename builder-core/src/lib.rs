@@ -12,6 +12,7 @@
 
 pub mod dockerfile;
 pub mod error;
+pub mod events;
 pub mod instructions;
 pub mod plan;
 pub mod platform;
