@@ -13,6 +13,7 @@
 pub mod dockerfile;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod instructions;
 pub mod plan;
 pub mod platform;
