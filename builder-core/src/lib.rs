@@ -7,11 +7,13 @@
 //!   -> dockerfile::parse        Ast: nodes with raw words and spans
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
+//!   -> image                    config, history, manifest (deterministic JSON), validation
 //! ```
 #![deny(missing_docs)]
 
 pub mod dockerfile;
 pub mod error;
+pub mod image;
 pub mod instructions;
 pub mod plan;
 pub mod platform;
