@@ -24,31 +24,31 @@ pub struct ImageConfig {
     #[serde(default)]
     pub created: Option<String>,
     /// The author (`MAINTAINER`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub author: String,
     /// CPU architecture (`amd64`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub architecture: String,
     /// Operating system (`linux`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub os: String,
     /// OS version (Windows).
-    #[serde(default, rename = "os.version")]
+    #[serde(default, deserialize_with = "null_as_default", rename = "os.version")]
     pub os_version: String,
     /// OS features (Windows).
-    #[serde(default, rename = "os.features")]
+    #[serde(default, deserialize_with = "null_as_default", rename = "os.features")]
     pub os_features: Vec<String>,
     /// CPU variant (`v8`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub variant: String,
     /// How containers of the image run.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub config: ContainerConfig,
     /// The layers' diff_ids.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub rootfs: RootFs,
     /// One entry per instruction, layer or not.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub history: Vec<History>,
     /// Top-level fields this type does not know, kept as read.
     #[serde(flatten)]
@@ -60,13 +60,25 @@ pub struct ImageConfig {
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
     /// `USER`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub user: String,
     /// `EXPOSE`: `"80/tcp": {}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub exposed_ports: BTreeMap<String, Empty>,
     /// `ENV`, as `KEY=value`, in the order first set.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub env: Vec<String>,
     /// `ENTRYPOINT`; `None` when unset (null).
     #[serde(default, skip_serializing_if = "is_none_or_empty")]
@@ -75,28 +87,57 @@ pub struct ContainerConfig {
     #[serde(default, skip_serializing_if = "is_none_or_empty")]
     pub cmd: Option<Vec<String>>,
     /// `VOLUME`: `"/data": {}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub volumes: BTreeMap<String, Empty>,
     /// `WORKDIR`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub working_dir: String,
     /// `LABEL`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     /// `STOPSIGNAL`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub stop_signal: String,
     /// Whether `Cmd`/`Entrypoint` are already escaped (Windows); BuildKit sets it on `CMD`.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub args_escaped: bool,
     /// `HEALTHCHECK`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     /// `ONBUILD` triggers, as written.
-    #[serde(default, rename = "OnBuild", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "OnBuild",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub on_build: Vec<String>,
     /// `SHELL`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub shell: Vec<String>,
     /// Fields this type does not know (`Hostname`, `Image`, ...), kept as read.
     #[serde(flatten)]
@@ -112,22 +153,46 @@ pub struct Empty {}
 #[serde(rename_all = "PascalCase")]
 pub struct Healthcheck {
     /// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", command]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub test: Vec<String>,
     /// Time between checks; 0 means the default.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub interval: i64,
     /// Time before a check is considered hung; 0 means the default.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub timeout: i64,
     /// Grace period after start; 0 means the default.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub start_period: i64,
     /// Time between checks during the start period; 0 means the default.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub start_interval: i64,
     /// Failures before unhealthy; 0 means the default.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub retries: i64,
 }
 
@@ -138,7 +203,7 @@ pub struct RootFs {
     #[serde(rename = "type")]
     pub kind: String,
     /// sha256 of each uncompressed layer tar.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub diff_ids: Vec<Digest>,
 }
 
@@ -158,16 +223,32 @@ pub struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     /// The instruction (`RUN /bin/sh -c make # buildkit`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub created_by: String,
     /// The author.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub author: String,
     /// A comment (BuildKit: `buildkit.dockerfile.v0`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub comment: String,
     /// True when the entry made no layer.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub empty_layer: bool,
 }
 
@@ -183,8 +264,13 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Digest>, D::Error> {
-    Ok(Option::<Vec<Digest>>::deserialize(d)?.unwrap_or_default())
+/// Go's decoding: `null` leaves a field at its zero value.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Serialize for ImageConfig {

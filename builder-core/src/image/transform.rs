@@ -78,6 +78,16 @@ impl ImageConfig {
         self
     }
 
+    /// Drops the fields this type does not know, at the top level and in `config`, as BuildKit
+    /// does when it builds on a base image (its Go types have no catch-all): a derived image
+    /// should not carry the base's `container_config` or `docker_version`.
+    #[must_use]
+    pub fn without_unknown_fields(mut self) -> Self {
+        self.extra.clear();
+        self.config.extra.clear();
+        self
+    }
+
     /// Sets `created` (an RFC 3339 timestamp, written as given).
     #[must_use]
     pub fn with_created(mut self, created: Option<String>) -> Self {
@@ -268,7 +278,8 @@ impl ImageConfig {
 }
 
 impl Healthcheck {
-    /// The config value for a `HEALTHCHECK` instruction; `shell` runs shell-form tests.
+    /// The config value for a `HEALTHCHECK` instruction: shell form becomes `CMD-SHELL`
+    /// (no `SHELL` applied), exec form `CMD`, `NONE` `["NONE"]`; unset options are 0.
     pub fn from_instruction(healthcheck: &instructions::Healthcheck) -> Self {
         let check = match healthcheck {
             instructions::Healthcheck::None => {
