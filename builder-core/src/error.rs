@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::dockerfile::SyntaxError;
+use crate::image::ImageError;
 use crate::instructions::InstructionError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
@@ -32,6 +33,9 @@ pub enum ErrorKind {
     /// The stages cannot be planned (unknown stage, cycle, target).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// An image, config, manifest or index is invalid or does not match its blobs.
+    #[error(transparent)]
+    Image(#[from] ImageError),
 }
 
 impl ErrorKind {
@@ -154,5 +158,6 @@ from_kind!(
     SyntaxError,
     ShellError,
     InstructionError,
-    PlanError
+    PlanError,
+    ImageError
 );

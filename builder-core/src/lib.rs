@@ -7,6 +7,7 @@
 //!   -> dockerfile::parse        Ast: nodes with raw words and spans
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
+//!   -> image                    config, history, manifest (deterministic JSON), validation
 //! ```
 #![deny(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod dockerfile;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod image;
 pub mod instructions;
 pub mod plan;
 pub mod platform;

@@ -27,6 +27,7 @@ mod parser;
 mod parser_tests;
 mod split;
 
+pub(crate) use ast::go_quote;
 pub use ast::{Ast, Directives, Heredoc, Node, Warning};
 pub use error::SyntaxError;
 pub use parser::parse;
