@@ -7,6 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
 use crate::instructions::InstructionError;
 use crate::plan::PlanError;
@@ -32,6 +33,9 @@ pub enum ErrorKind {
     /// The stages cannot be planned (unknown stage, cycle, target).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The build context cannot be read or a COPY/ADD source is not in it.
+    #[error(transparent)]
+    Context(#[from] ContextError),
 }
 
 impl ErrorKind {
@@ -154,5 +158,6 @@ from_kind!(
     SyntaxError,
     ShellError,
     InstructionError,
-    PlanError
+    PlanError,
+    ContextError
 );

@@ -10,6 +10,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod instructions;
