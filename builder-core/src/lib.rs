@@ -8,6 +8,8 @@
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
 //! ```
+//!
+//! [`context`] is what COPY and ADD read: `.dockerignore`, source selection, content checksums.
 #![deny(missing_docs)]
 
 pub mod context;

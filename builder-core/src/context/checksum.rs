@@ -68,7 +68,21 @@ impl Context {
 
     /// The sha256 of a regular file's content, from the stat cache when unchanged.
     pub fn file_digest(&self, path: &Path) -> Result<Digest, ContextError> {
+        self.file_digest_of(path, None)
+    }
+
+    /// [`file_digest`](Self::file_digest), refusing a file that is not the inode `expected`
+    /// (`(dev, ino)` seen by the walk): a directory on the way swapped for a symlink between
+    /// walk and hashing must not make us read outside the context.
+    fn file_digest_of(
+        &self,
+        path: &Path,
+        expected: Option<(u64, u64)>,
+    ) -> Result<Digest, ContextError> {
         let meta = std::fs::symlink_metadata(path).map_err(|e| ContextError::io(path, &e))?;
+        if expected.is_some_and(|e| e != (meta.dev(), meta.ino())) {
+            return Err(changed(path));
+        }
         let key = StatKey::of(&meta);
         let cache_key = path.to_str().map(str::to_string);
         if let Some(name) = &cache_key
@@ -79,12 +93,13 @@ impl Context {
         }
         let mut file = File::open(path).map_err(|e| ContextError::io(path, &e))?;
         let opened = file.metadata().map_err(|e| ContextError::io(path, &e))?;
-        if !opened.is_file() || opened.ino() != meta.ino() || opened.dev() != meta.dev() {
+        let identity = (opened.dev(), opened.ino());
+        if !opened.is_file()
+            || identity != (meta.dev(), meta.ino())
+            || expected.is_some_and(|e| e != identity)
+        {
             // Replaced between lstat and open (perhaps by a symlink): do not read it.
-            return Err(ContextError::io(
-                path,
-                &std::io::Error::other("file changed while reading the build context"),
-            ));
+            return Err(changed(path));
         }
         let digest = hash_content(&mut file, path)?;
         self.stats.hashed.fetch_add(1, Ordering::Relaxed);
@@ -103,7 +118,7 @@ impl Context {
         hasher.update(&entry.mode.to_be_bytes());
         match &entry.kind {
             EntryKind::File => {
-                let digest = self.file_digest(&entry.abs_path)?;
+                let digest = self.file_digest_of(&entry.abs_path, Some((entry.dev, entry.ino)))?;
                 field(hasher, b'F', digest.as_str().as_bytes());
             }
             EntryKind::Dir => field(hasher, b'D', b""),
@@ -119,6 +134,13 @@ impl Context {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn changed(path: &Path) -> ContextError {
+    ContextError::io(
+        path,
+        &std::io::Error::other("file changed while reading the build context"),
+    )
 }
 
 /// A tagged, length-prefixed field: unambiguous however names and targets look.

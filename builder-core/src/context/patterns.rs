@@ -239,98 +239,126 @@ fn bad_pattern(pattern: &str) -> ContextError {
     }
 }
 
+/// How a pattern will be matched, as patternmatcher's `compile` detects it.
+#[derive(Debug, PartialEq)]
+enum Detected {
+    Exact,
+    Prefix,
+    Suffix,
+    Regex,
+}
+
 /// patternmatcher's `compile`: picks exact/prefix/suffix compare or builds the regex.
 fn compile_how(pattern: &str) -> HowToMatch {
-    #[derive(PartialEq)]
-    enum Detected {
-        Exact,
-        Prefix,
-        Suffix,
-        Regex,
-    }
-    let mut re = String::from("^");
-    let mut detected = Detected::Exact;
-    let mut in_class = false;
+    let mut compiler = Compiler {
+        re: String::from("^"),
+        detected: Detected::Exact,
+        in_class: false,
+    };
     let mut chars = pattern.chars().peekable();
-    let mut first = true;
+    let mut at_start = true;
     while let Some(ch) = chars.next() {
-        let at_start = std::mem::replace(&mut first, false);
+        if ch == '*' && chars.peek() == Some(&'*') {
+            chars.next();
+            compiler.double_star(&mut chars, at_start);
+        } else {
+            compiler.one_char(ch, &mut chars);
+        }
+        at_start = false;
+    }
+    match compiler.detected {
+        Detected::Exact => HowToMatch::Exact,
+        Detected::Prefix => HowToMatch::Prefix,
+        Detected::Suffix => HowToMatch::Suffix,
+        Detected::Regex => {
+            compiler.re.push('$');
+            Regex::new(&compiler.re).map_or(HowToMatch::Broken, HowToMatch::Regex)
+        }
+    }
+}
+
+/// The state of one pattern's translation to a regular expression.
+struct Compiler {
+    re: String,
+    detected: Detected,
+    in_class: bool,
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+impl Compiler {
+    /// `**` (already consumed), with an optional `/` after it.
+    fn double_star(&mut self, chars: &mut Chars<'_>, at_start: bool) {
+        if chars.peek() == Some(&'/') {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            // A trailing `**` accepts everything, as .gitignore does.
+            if self.detected == Detected::Exact {
+                self.detected = Detected::Prefix;
+            } else {
+                self.re.push_str(".*");
+                self.detected = Detected::Regex;
+            }
+        } else {
+            // Any number of directories, even none.
+            self.re.push_str("(.*/)?");
+            self.detected = Detected::Regex;
+        }
+        if at_start {
+            self.detected = Detected::Suffix;
+        }
+    }
+
+    /// Any other character of the pattern.
+    fn one_char(&mut self, ch: char, chars: &mut Chars<'_>) {
+        let re = &mut self.re;
         match ch {
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-                if chars.peek() == Some(&'/') {
-                    chars.next();
-                }
-                if chars.peek().is_none() {
-                    if detected == Detected::Exact {
-                        detected = Detected::Prefix;
-                    } else {
-                        re.push_str(".*");
-                        detected = Detected::Regex;
-                    }
-                } else {
-                    re.push_str("(.*/)?");
-                    detected = Detected::Regex;
-                }
-                if at_start {
-                    detected = Detected::Suffix;
-                }
-            }
-            '*' => {
-                re.push_str("[^/]*");
-                detected = Detected::Regex;
-            }
-            '?' => {
-                re.push_str("[^/]");
-                detected = Detected::Regex;
-            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            // Regex metacharacters with no meaning in filepath.Match stay literal and do not
+            // make the pattern a regex.
             '.' | '+' | '(' | ')' | '|' | '{' | '}' | '$' => {
                 re.push('\\');
                 re.push(ch);
+                return;
             }
             '\\' => match chars.next() {
-                Some(next) => {
-                    push_escaped(&mut re, next);
-                    detected = Detected::Regex;
+                Some(next) => push_escaped(re, next),
+                None => {
+                    re.push_str("\\\\");
+                    return;
                 }
-                None => re.push_str("\\\\"),
             },
-            '[' if !in_class => {
+            '[' if !self.in_class => {
                 re.push('[');
-                in_class = true;
-                detected = Detected::Regex;
+                self.in_class = true;
                 if chars.peek() == Some(&'^') {
                     chars.next();
                     re.push('^');
                 }
             }
-            ']' if in_class => {
+            ']' if self.in_class => {
                 re.push(']');
-                in_class = false;
-                detected = Detected::Regex;
+                self.in_class = false;
             }
             '[' | ']' => {
                 re.push('\\');
                 re.push(ch);
-                detected = Detected::Regex;
             }
-            '&' | '~' | '-' if !in_class || ch != '-' => {
-                // Literal in Go's regexp; Rust reads `&&`, `~~`, `--` in classes as set
-                // operations, so escape them.
+            // Literal in Go's regexp; Rust reads `&&`, `~~` and `--` in classes as set
+            // operations, so escape them (a `-` inside a class is a range).
+            '&' | '~' | '-' if !self.in_class || ch != '-' => {
                 re.push('\\');
                 re.push(ch);
+                return;
             }
-            _ => re.push(ch),
+            _ => {
+                re.push(ch);
+                return;
+            }
         }
-    }
-    match detected {
-        Detected::Exact => HowToMatch::Exact,
-        Detected::Prefix => HowToMatch::Prefix,
-        Detected::Suffix => HowToMatch::Suffix,
-        Detected::Regex => {
-            re.push('$');
-            Regex::new(&re).map_or(HowToMatch::Broken, HowToMatch::Regex)
-        }
+        self.detected = Detected::Regex;
     }
 }
 
@@ -367,4 +395,32 @@ pub fn matches<S: AsRef<str>>(file: &str, patterns: &[S]) -> Result<bool, Contex
         return Ok(false);
     }
     matcher.matches(&file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn excluded(pattern: &str, path: &str) -> bool {
+        matches_or_parent_matches(path, &[pattern]).expect("valid pattern")
+    }
+
+    #[test]
+    fn characters_rust_regex_reads_differently_stay_literal() {
+        // Go's regexp has no class set operations nor `\<` word boundaries.
+        assert!(excluded("a[&]&*", "a&&x"));
+        assert!(excluded("[a~]~*", "~~"));
+        assert!(excluded("x\\<y*", "x<yz"));
+        assert!(excluded("[a[]*", "[b"));
+        assert!(excluded("a-b*", "a-bc"));
+        assert!(excluded("[a-c]-*", "b-"));
+        assert!(!excluded("[a-c]-*", "d-"));
+    }
+
+    #[test]
+    fn parents_of_rooted_and_unclean_paths_follow_go() {
+        assert!(excluded("a", "a//b"));
+        assert!(excluded("**/b", "/x/b"));
+        assert!(!excluded("*.go", "."));
+    }
 }

@@ -136,6 +136,14 @@ pub struct Walk<'a> {
     failed: bool,
 }
 
+/// What both filters say about one entry of a walk.
+struct EntryVerdict {
+    excluded: bool,
+    descend: bool,
+    ignore_info: MatchInfo,
+    exclude_info: MatchInfo,
+}
+
 #[derive(Debug)]
 struct Frame {
     /// Path relative to the context root, `/`-separated (lossy UTF-8, for matching).
@@ -217,25 +225,15 @@ impl<'a> Walk<'a> {
             Err(e) => return Err(ContextError::io(abs, &e)),
         };
         let is_dir = meta.is_dir();
-        let (mut excluded, mut descend) = (false, is_dir);
-        let mut ignore_info = MatchInfo::default();
-        if let Some(filter) = self.ignore {
-            let v = filter.judge(&context_rel, is_dir, &frame.ignore_info)?;
-            (excluded, descend, ignore_info) = (v.excluded, v.descend, v.info);
-        }
-        if excluded && !descend {
+        let Some(verdict) = self.judge(&context_rel, &start_rel, is_dir)? else {
             return Ok(());
-        }
-        let mut exclude_info = MatchInfo::default();
-        if let Some(filter) = &self.exclude {
-            let v = filter.judge(&start_rel, is_dir, &frame.exclude_info)?;
-            excluded |= v.excluded;
-            descend &= v.descend;
-            exclude_info = v.info;
-        }
-        if excluded && !descend {
-            return Ok(());
-        }
+        };
+        let EntryVerdict {
+            excluded,
+            descend,
+            ignore_info,
+            exclude_info,
+        } = verdict;
         let entry = SelectedEntry::from_metadata(rel_path.clone(), abs.clone(), &meta)?;
         if !excluded {
             self.flush_pending();
@@ -265,6 +263,39 @@ impl<'a> Walk<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Both filters' verdict on a child of the top frame; `None` when it is skipped entirely.
+    fn judge(
+        &self,
+        context_rel: &str,
+        start_rel: &str,
+        is_dir: bool,
+    ) -> Result<Option<EntryVerdict>, ContextError> {
+        let Some(frame) = self.stack.last() else {
+            return Ok(None);
+        };
+        let mut verdict = EntryVerdict {
+            excluded: false,
+            descend: is_dir,
+            ignore_info: MatchInfo::default(),
+            exclude_info: MatchInfo::default(),
+        };
+        if let Some(filter) = self.ignore {
+            let v = filter.judge(context_rel, is_dir, &frame.ignore_info)?;
+            (verdict.excluded, verdict.descend, verdict.ignore_info) =
+                (v.excluded, v.descend, v.info);
+        }
+        if verdict.excluded && !verdict.descend {
+            return Ok(None);
+        }
+        if let Some(filter) = &self.exclude {
+            let v = filter.judge(start_rel, is_dir, &frame.exclude_info)?;
+            verdict.excluded |= v.excluded;
+            verdict.descend &= v.descend;
+            verdict.exclude_info = v.info;
+        }
+        Ok((!verdict.excluded || verdict.descend).then_some(verdict))
     }
 
     /// Emits the excluded ancestors of an included entry, outermost first.
