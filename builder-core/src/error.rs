@@ -7,6 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
 use crate::image::ImageError;
 use crate::instructions::InstructionError;
@@ -36,6 +37,9 @@ pub enum ErrorKind {
     /// An image, config, manifest or index is invalid or does not match its blobs.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// The build context cannot be read or a COPY/ADD source is not in it.
+    #[error(transparent)]
+    Context(#[from] ContextError),
 }
 
 impl ErrorKind {
@@ -159,5 +163,6 @@ from_kind!(
     ShellError,
     InstructionError,
     PlanError,
-    ImageError
+    ImageError,
+    ContextError
 );

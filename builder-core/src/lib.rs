@@ -9,8 +9,11 @@
 //!   -> plan::plan               the stages to build, in order, words expanded
 //!   -> image                    config, history, manifest (deterministic JSON), validation
 //! ```
+//!
+//! [`context`] is what COPY and ADD read: `.dockerignore`, source selection, content checksums.
 #![deny(missing_docs)]
 
+pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod events;
