@@ -11,7 +11,9 @@ use crate::dockerfile::SyntaxError;
 use crate::instructions::InstructionError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
+use crate::snapshot::ExtractError;
 use crate::source::{SourceFile, Span, render_snippet};
+use crate::store::StoreError;
 
 /// A short alias for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,6 +34,12 @@ pub enum ErrorKind {
     /// The stages cannot be planned (unknown stage, cycle, target).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The local store failed (I/O, a digest mismatch, a missing blob).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A layer could not be extracted safely.
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
 }
 
 impl ErrorKind {
@@ -154,5 +162,7 @@ from_kind!(
     SyntaxError,
     ShellError,
     InstructionError,
-    PlanError
+    PlanError,
+    StoreError,
+    ExtractError
 );

@@ -16,7 +16,9 @@ pub mod instructions;
 pub mod plan;
 pub mod platform;
 pub mod shell;
+pub mod snapshot;
 pub mod source;
+pub mod store;
 pub mod suggest;
 
 pub use error::{Error, ErrorKind, Location, Result};
