@@ -31,6 +31,8 @@ pub struct VerifyReport {
     pub corrupt_blobs: Vec<Digest>,
     /// Files under `blobs/sha256/` whose name is not a digest.
     pub stray_files: Vec<PathBuf>,
+    /// Blobs `index.json` calls image manifests that do not parse as one.
+    pub unreadable_manifests: Vec<Digest>,
     /// References (index, manifests, cache records) to absent blobs.
     pub missing_blobs: Vec<MissingBlob>,
     /// Cache records that do not parse or are not named by a cache key.
@@ -42,6 +44,7 @@ impl VerifyReport {
     pub fn is_clean(&self) -> bool {
         self.corrupt_blobs.is_empty()
             && self.stray_files.is_empty()
+            && self.unreadable_manifests.is_empty()
             && self.missing_blobs.is_empty()
             && self.bad_cache_records.is_empty()
     }
@@ -102,7 +105,7 @@ impl Store {
         let path = self.blob_path(digest);
         let bytes = fs::read(&path).map_err(io_error("read", &path))?;
         let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&bytes) else {
-            report.corrupt_blobs.push(digest.clone());
+            report.unreadable_manifests.push(digest.clone());
             return Ok(());
         };
         let by = format!("manifest {digest}");
