@@ -40,11 +40,15 @@ impl EntryMeta {
                 tv_nsec: 0,
             },
             xattrs: Vec::new(),
-            device: (
+            device: (0, 0),
+        };
+        // Only device entries must have device numbers: other writers leave the fields blank.
+        if header.entry_type().is_character_special() || header.entry_type().is_block_special() {
+            meta.device = (
                 header.device_major()?.unwrap_or(0),
                 header.device_minor()?.unwrap_or(0),
-            ),
-        };
+            );
+        }
         if let Some(pax) = entry.pax_extensions()? {
             for ext in pax {
                 let ext = ext?;
