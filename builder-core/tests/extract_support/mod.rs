@@ -124,7 +124,7 @@ impl LayerTar {
 }
 
 /// What a path is, for comparing trees.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Node {
     pub kind: &'static str,
     pub mode: u32,
@@ -135,6 +135,21 @@ pub struct Node {
     pub link: Option<PathBuf>,
     pub rdev: u64,
     pub nlink: u64,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("kind", &self.kind)
+            .field("mode", &format_args!("{:o}", self.mode))
+            .field("owner", &(self.uid, self.gid))
+            .field("mtime", &self.mtime)
+            .field("content_len", &self.content.len())
+            .field("link", &self.link)
+            .field("rdev", &self.rdev)
+            .field("nlink", &self.nlink)
+            .finish()
+    }
 }
 
 /// Every path under `root` (relative), with what it is.
