@@ -310,3 +310,63 @@ fn truncated_and_garbage_input_are_read_errors() {
     assert!(matches!(err, ExtractError::Read { .. }), "{err:?}");
     s.assert_outside_untouched();
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            Just(".."),
+            Just("."),
+            Just("a"),
+            Just("b"),
+            Just("outside"),
+            Just("secret"),
+            Just(".wh.a"),
+            Just(".wh..wh..opq"),
+            Just("OUT"),
+        ];
+        (any::<bool>(), prop::collection::vec(part, 1..5))
+            .prop_map(|(abs, parts)| format!("{}{}", if abs { "/" } else { "" }, parts.join("/")))
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        File(String),
+        Dir(String),
+        Symlink(String, String),
+        Hardlink(String, String),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            name().prop_map(Op::File),
+            name().prop_map(Op::Dir),
+            (name(), name()).prop_map(|(n, t)| Op::Symlink(n, t)),
+            (name(), name()).prop_map(|(n, t)| Op::Hardlink(n, t)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever the entries, nothing outside the destination changes and nothing panics.
+        #[test]
+        fn random_hostile_layers_stay_inside(ops in prop::collection::vec(op(), 1..12)) {
+            let s = Sandbox::new();
+            let mut t = LayerTar::default();
+            for op in &ops {
+                match op {
+                    Op::File(n) => t.file(n, 0o644, b"data"),
+                    Op::Dir(n) => t.dir(n, 0o755),
+                    // `OUT` in a symlink target is the sandbox's real outside directory.
+                    Op::Symlink(n, target) => t.symlink(n, &target.replace("OUT", &s.outside())),
+                    Op::Hardlink(n, target) => t.hardlink(n, target),
+                };
+            }
+            let _ = s.extract(&t.finish());
+            s.assert_outside_untouched();
+        }
+    }
+}

@@ -304,3 +304,29 @@ fn later_entries_replace_earlier_ones() {
     assert_eq!(t[Path::new("y")].kind, "dir");
     assert_eq!(t[Path::new("z")].content, b"2");
 }
+
+#[test]
+fn old_style_directories_and_missing_destinations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layer = LayerTar::default()
+        .file("olddir/", 0o750, b"")
+        .file("olddir/f", 0o644, b"f")
+        .finish();
+    extract_layer(layer.as_slice(), tmp.path(), ExtractOptions::default()).expect("extract");
+    let t = tree(tmp.path());
+    assert_eq!(
+        (t[Path::new("olddir")].kind, t[Path::new("olddir")].mode),
+        ("dir", 0o750)
+    );
+
+    let err = extract_layer(
+        layer.as_slice(),
+        &tmp.path().join("absent"),
+        ExtractOptions::default(),
+    )
+    .expect_err("no destination");
+    assert!(matches!(
+        err.kind(),
+        builder_core::ErrorKind::Extract(builder_core::snapshot::ExtractError::Destination { .. })
+    ));
+}

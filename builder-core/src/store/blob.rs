@@ -118,10 +118,15 @@ impl Store {
 
     /// Stores a small in-memory blob (a manifest, a config) and returns its digest and size.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<(Digest, u64)> {
+        let digest = Digest::sha256_of(bytes);
+        let size = bytes.len() as u64;
+        if self.blob_size(&digest)? == Some(size) {
+            return Ok((digest, size));
+        }
         let mut w = self.blob_writer()?;
         let path = w.out.get_ref().path().to_path_buf();
         w.write_all(bytes).map_err(io_error("write", &path))?;
-        w.commit(None)
+        w.commit(Some(&digest))
     }
 
     /// Opens a blob for reading.

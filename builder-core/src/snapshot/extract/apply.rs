@@ -93,7 +93,10 @@ impl Extractor {
             source: e.into(),
         };
         self.stats.entries += 1;
-        let kind = entry.header().entry_type();
+        let mut kind = entry.header().entry_type();
+        if kind == EntryType::Regular && raw_name.ends_with(b"/") {
+            kind = EntryType::Directory; // pre-POSIX tars mark directories by the slash only
+        }
         if matches!(kind, EntryType::XGlobalHeader) {
             self.stats.skipped_entries += 1;
             return Ok(());
