@@ -8,6 +8,9 @@
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
 //! ```
+//!
+//! On the host: [`store`] is the local store (an OCI image layout with blobs, tags, the cache
+//! index and snapshots); [`snapshot`] extracts layers into it safely.
 #![deny(missing_docs)]
 
 pub mod dockerfile;
