@@ -13,7 +13,9 @@ use crate::image::ImageError;
 use crate::instructions::InstructionError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
+use crate::snapshot::ExtractError;
 use crate::source::{SourceFile, Span, render_snippet};
+use crate::store::StoreError;
 
 /// A short alias for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,6 +42,12 @@ pub enum ErrorKind {
     /// The build context cannot be read or a COPY/ADD source is not in it.
     #[error(transparent)]
     Context(#[from] ContextError),
+    /// The local store failed (I/O, a digest mismatch, a missing blob).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A layer could not be extracted safely.
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
 }
 
 impl ErrorKind {
@@ -164,5 +172,7 @@ from_kind!(
     InstructionError,
     PlanError,
     ImageError,
-    ContextError
+    ContextError,
+    StoreError,
+    ExtractError
 );

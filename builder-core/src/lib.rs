@@ -11,6 +11,8 @@
 //! ```
 //!
 //! [`context`] is what COPY and ADD read: `.dockerignore`, source selection, content checksums.
+//! On the host: [`store`] is the local store (an OCI image layout with blobs, tags, the cache
+//! index and snapshots); [`snapshot`] extracts layers into it safely.
 #![deny(missing_docs)]
 
 pub mod context;
@@ -23,7 +25,9 @@ pub mod instructions;
 pub mod plan;
 pub mod platform;
 pub mod shell;
+pub mod snapshot;
 pub mod source;
+pub mod store;
 pub mod suggest;
 
 pub use error::{Error, ErrorKind, Location, Result};
