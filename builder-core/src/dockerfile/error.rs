@@ -78,6 +78,9 @@ pub enum SyntaxError {
         /// The deepest nesting accepted.
         max: usize,
     },
+    /// The word after `<<` could not be read as a heredoc name (an open quote, a bad `${...}`).
+    #[error(transparent)]
+    HeredocName(#[from] crate::shell::ShellError),
     /// An instruction-specific syntax error (BuildKit's own message).
     #[error("{message}")]
     Invalid {

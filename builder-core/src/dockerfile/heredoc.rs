@@ -2,24 +2,32 @@
 //! with BuildKit's rules for names, expansion and tab stripping.
 //!
 //! BuildKit finds heredocs by splitting the whole instruction line with its shell lexer
-//! (quotes and escapes kept raw, unset variables kept as written). The small lexer here is a
-//! port of just that part of `frontend/dockerfile/shell`, with an empty environment; the full
-//! lexer lives in [`crate::shell`].
+//! ([`crate::shell::Lexer`]: quotes and escapes kept raw, unset variables kept as written,
+//! an empty environment), then reads each delimiter name with the same lexer.
 
-use super::ast::go_quote;
 use super::{Heredoc, SyntaxError};
+use crate::shell::{Env, Lexer};
 
-/// BuildKit's heredoc lexer always uses `\`, whatever the `escape` directive says.
-const ESCAPE: char = '\\';
+/// BuildKit's `emptyEnvs`: heredoc detection sees no variables.
+struct NoEnv;
 
-/// How deep `${...}` may nest before the lexer gives up (BuildKit has no limit; Go's
-/// growable stacks make that safe there).
-const MAX_NESTING: usize = 128;
+impl Env for NoEnv {
+    fn get(&self, _name: &str) -> Option<&str> {
+        None
+    }
+}
+
+/// BuildKit's heredoc lexer: always `\`, whatever the `escape` directive says, and unset
+/// variables kept as written (`<<$EOF` names `$EOF`).
+fn lexer() -> Lexer {
+    Lexer::new('\\').skip_unset_env(true)
+}
 
 /// The heredocs opened on an instruction line, in order, with empty content.
 pub(super) fn heredocs_from_line(line: &str) -> Result<Vec<Heredoc>, SyntaxError> {
+    let lexer = lexer().raw_quotes(true).raw_escapes(true);
     // Like BuildKit, a line the lexer cannot split has no heredocs.
-    let Ok(words) = process_words(line, true, true) else {
+    let Ok(words) = lexer.process_words(line, &NoEnv) else {
         return Ok(Vec::new());
     };
     let mut docs = Vec::new();
@@ -47,16 +55,16 @@ pub(super) fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, SyntaxError> 
     if rest.contains('<') || rest.is_empty() {
         return Ok(None);
     }
-    let invalid = |message| SyntaxError::Invalid { message };
-    let words = process_words(rest, false, false).map_err(invalid)?;
+    // Read with and without quotes: a name whose quotes differ was (partly) quoted.
+    let words = lexer().process_words(rest, &NoEnv)?;
     let [name] = words.as_slice() else {
         return Ok(None);
     };
-    let raw = process_words(rest, true, false).map_err(invalid)?;
+    let raw = lexer().raw_quotes(true).process_words(rest, &NoEnv)?;
     let [raw_name] = raw.as_slice() else {
-        return Err(invalid(format!(
-            "internal lexing of heredoc produced inconsistent results: {rest}"
-        )));
+        return Err(SyntaxError::Invalid {
+            message: format!("internal lexing of heredoc produced inconsistent results: {rest}"),
+        });
     };
     let quotes = |s: &str| s.chars().filter(|&c| c == '\'' || c == '"').count();
     Ok(Some(Heredoc {
@@ -80,327 +88,10 @@ pub(super) fn chomp(content: &str) -> String {
         .collect()
 }
 
-/// Splits `input` into words like BuildKit's `Lex.ProcessWords` with an empty environment and
-/// `SkipUnsetEnv`. The error is BuildKit's message.
-fn process_words(input: &str, raw_quotes: bool, raw_escapes: bool) -> Result<Vec<String>, String> {
-    let mut chars: Vec<char> = input.chars().collect();
-    // Go's text/scanner skips a byte-order mark at the start of its input.
-    if chars.first() == Some(&'\u{feff}') {
-        chars.remove(0);
-    }
-    let mut lexer = WordLexer {
-        chars,
-        pos: 0,
-        raw_quotes,
-        depth: 0,
-    };
-    lexer
-        .process_stop_on(None, raw_escapes)
-        .map(|(_, words)| words)
-        .map_err(|e| format!("failed to process {}: {e}", go_quote(input)))
-}
-
-/// Words being collected (BuildKit's `wordsStruct`).
-#[derive(Debug, Default)]
-struct Words {
-    words: Vec<String>,
-    word: String,
-    in_word: bool,
-}
-
-impl Words {
-    fn add_char(&mut self, c: char) {
-        if c.is_whitespace() {
-            if self.in_word && !self.word.is_empty() {
-                self.words.push(std::mem::take(&mut self.word));
-                self.in_word = false;
-            }
-        } else {
-            self.add_raw_char(c);
-        }
-    }
-
-    fn add_raw_char(&mut self, c: char) {
-        self.word.push(c);
-        self.in_word = true;
-    }
-
-    fn add_string(&mut self, s: &str) {
-        s.chars().for_each(|c| self.add_char(c));
-    }
-
-    fn add_raw_string(&mut self, s: &str) {
-        self.word.push_str(s);
-        self.in_word = true;
-    }
-
-    fn finish(mut self) -> Vec<String> {
-        if !self.word.is_empty() {
-            self.words.push(self.word);
-        }
-        self.words
-    }
-}
-
-/// The scanner state of the word lexer (BuildKit's `shellWord`).
-#[derive(Debug)]
-struct WordLexer {
-    chars: Vec<char>,
-    pos: usize,
-    raw_quotes: bool,
-    depth: usize,
-}
-
-impl WordLexer {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn next(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += 1;
-        Some(c)
-    }
-
-    /// Processes up to `stop` (or the end): the text and the words.
-    fn process_stop_on(
-        &mut self,
-        stop: Option<char>,
-        raw_escapes: bool,
-    ) -> Result<(String, Vec<String>), String> {
-        let mut result = String::new();
-        let mut words = Words::default();
-        while let Some(c) = self.peek() {
-            if stop == Some(c) {
-                self.pos += 1;
-                return Ok((result, words.finish()));
-            }
-            match c {
-                '\'' | '"' => {
-                    let quoted = if c == '\'' {
-                        self.single_quote()?
-                    } else {
-                        self.double_quote(raw_escapes)?
-                    };
-                    result.push_str(&quoted);
-                    words.add_raw_string(&quoted);
-                }
-                '$' => {
-                    let value = self.dollar()?;
-                    result.push_str(&value);
-                    words.add_string(&value);
-                }
-                '<' => {
-                    let value = self.possible_heredoc();
-                    result.push_str(&value);
-                    words.add_raw_string(&value);
-                }
-                _ => {
-                    self.pos += 1;
-                    if c != ESCAPE {
-                        words.add_char(c);
-                        result.push(c);
-                        continue;
-                    }
-                    if raw_escapes {
-                        words.add_raw_char(c);
-                        result.push(c);
-                    }
-                    let Some(escaped) = self.next() else { break };
-                    words.add_raw_char(escaped);
-                    result.push(escaped);
-                }
-            }
-        }
-        match stop {
-            Some(stop) => Err(format!(
-                "unexpected end of statement while looking for matching {stop}"
-            )),
-            None => Ok((result, words.finish())),
-        }
-    }
-
-    fn single_quote(&mut self) -> Result<String, String> {
-        let mut result = String::new();
-        self.pos += 1;
-        if self.raw_quotes {
-            result.push('\'');
-        }
-        loop {
-            match self.next() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching single-quote"
-                            .into(),
-                    );
-                }
-                Some('\'') => {
-                    if self.raw_quotes {
-                        result.push('\'');
-                    }
-                    return Ok(result);
-                }
-                Some(c) => result.push(c),
-            }
-        }
-    }
-
-    fn double_quote(&mut self, raw_escapes: bool) -> Result<String, String> {
-        let mut result = String::new();
-        self.pos += 1;
-        if self.raw_quotes {
-            result.push('"');
-        }
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(
-                        "unexpected end of statement while looking for matching double-quote"
-                            .into(),
-                    );
-                }
-                Some('"') => {
-                    self.pos += 1;
-                    if self.raw_quotes {
-                        result.push('"');
-                    }
-                    return Ok(result);
-                }
-                Some('$') => result.push_str(&self.dollar()?),
-                Some(mut c) => {
-                    self.pos += 1;
-                    if c == ESCAPE {
-                        if raw_escapes {
-                            result.push(c);
-                        }
-                        match self.peek() {
-                            None => continue,
-                            Some(n @ ('"' | '$' | ESCAPE)) => {
-                                self.pos += 1;
-                                c = n;
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                    result.push(c);
-                }
-            }
-        }
-    }
-
-    /// `<`, or `<<` with the blanks after it: `<< EOF` stays one word.
-    fn possible_heredoc(&mut self) -> String {
-        self.pos += 1;
-        if self.peek() != Some('<') {
-            return "<".into();
-        }
-        self.pos += 1;
-        let mut result = String::from("<<");
-        while let Some(c) = self
-            .peek()
-            .filter(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
-        {
-            result.push(c);
-            self.pos += 1;
-        }
-        result
-    }
-
-    /// `$name`, `${name}`, `${name<op>word}`: every variable is unset and kept as written.
-    fn dollar(&mut self) -> Result<String, String> {
-        self.pos += 1;
-        if self.peek() != Some('{') {
-            let name = self.name();
-            return Ok(format!("${name}"));
-        }
-        self.pos += 1;
-        match self.peek() {
-            None => return Err("syntax error: missing '}'".into()),
-            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
-            Some(_) => {}
-        }
-        let name = self.name();
-        let Some(op) = self.next() else {
-            return Err("unsupported modifier (\u{fffd}) in substitution".into());
-        };
-        match op {
-            '}' => Ok(format!("${{{name}}}")),
-            ':' | '+' | '-' | '?' | '#' | '%' => self.modifier(name, op),
-            '/' => self.replacement(name),
-            _ => Err(format!("unsupported modifier ({op}) in substitution")),
-        }
-    }
-
-    /// `${name:-word}` and friends, after the modifier's first character.
-    fn modifier(&mut self, name: String, op: char) -> Result<String, String> {
-        let mut ops = op.to_string();
-        let mut op = op;
-        if op == ':' {
-            op = self.next().unwrap_or('\0');
-            if op != '\0' {
-                ops.push(op);
-            }
-            if op == '#' || op == '%' {
-                return Err(format!("unsupported modifier ({ops}) in substitution"));
-            }
-        }
-        let word = self.nested('}', op == '#' || op == '%', "syntax error: missing '}'")?;
-        Ok(format!("${{{name}{ops}{word}}}"))
-    }
-
-    /// `${name/pattern/replacement}` and `${name//pattern/replacement}`.
-    fn replacement(&mut self, name: String) -> Result<String, String> {
-        if self.peek() == Some('/') {
-            self.pos += 1;
-        }
-        let pattern = self.nested('/', true, "syntax error: missing '/' in ${}")?;
-        let replacement = self.nested('}', true, "syntax error: missing '}'")?;
-        Ok(format!("${{{name}/{pattern}/{replacement}}}"))
-    }
-
-    /// Processes a nested word up to `stop`; `at_end` is the error when the input runs out.
-    fn nested(&mut self, stop: char, raw_escapes: bool, at_end: &str) -> Result<String, String> {
-        if self.depth >= MAX_NESTING {
-            return Err("syntax error: substitutions nested too deep".into());
-        }
-        self.depth += 1;
-        let result = self.process_stop_on(Some(stop), raw_escapes);
-        self.depth -= 1;
-        match result {
-            Ok((word, _)) => Ok(word),
-            Err(_) if self.peek().is_none() => Err(at_end.into()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// A variable name: digits, one special parameter, or letters, digits and `_`.
-    fn name(&mut self) -> String {
-        let mut name = String::new();
-        while let Some(c) = self.peek() {
-            if name.is_empty() && c.is_numeric() {
-                while let Some(d) = self.peek().filter(|d| d.is_numeric()) {
-                    name.push(d);
-                    self.pos += 1;
-                }
-                return name;
-            }
-            if name.is_empty() && matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0') {
-                self.pos += 1;
-                return c.to_string();
-            }
-            if !c.is_alphabetic() && !c.is_numeric() && c != '_' {
-                break;
-            }
-            name.push(c);
-            self.pos += 1;
-        }
-        name
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::ShellError;
 
     fn doc(word: &str) -> Option<(String, bool, bool, u64)> {
         let d = parse_heredoc(word).expect("no error")?;
@@ -425,24 +116,45 @@ mod tests {
         assert_eq!(doc("<<  EOF"), Some(("EOF".into(), true, false, 0)));
     }
 
+    fn names(line: &str) -> Vec<(String, bool)> {
+        let docs = heredocs_from_line(line).expect("no error");
+        docs.into_iter().map(|d| (d.name, d.expand)).collect()
+    }
+
     #[test]
     fn line_words_keep_quotes_and_escapes() {
-        let words = process_words("RUN <<'e'o\\'f \"a b\" ${x:-y z}", true, true).expect("ok");
-        assert_eq!(words, vec!["RUN", "<<'e'o\\'f", "\"a b\"", "${x:-y", "z}"]);
-        assert!(process_words("RUN 'open", true, true).is_err());
-        let words = process_words("RUN <<  EOF  > foo a<b", true, true).expect("ok");
-        assert_eq!(words, vec!["RUN", "<<  EOF", ">", "foo", "a<b"]);
-        assert!(
-            heredocs_from_line("RUN <<EOF 'open")
-                .expect("ok")
-                .is_empty()
+        let line = "RUN <<'e'o\\'f \"<<a b\" ${x:-<<y z} <<  EOF  > foo a<<b 2<<\\$X";
+        let want = [("eo'f", false), ("EOF", true), ("$X", true)];
+        let want: Vec<_> = want.iter().map(|&(n, e)| (n.to_string(), e)).collect();
+        assert_eq!(names(line), want);
+        assert!(names("RUN <<EOF 'open").is_empty());
+        assert!(names("RUN <<EOF ${x").is_empty());
+    }
+
+    #[test]
+    fn bad_names_are_typed_errors() {
+        let err = parse_heredoc("<<'EOF").expect_err("open quote");
+        assert!(matches!(err, SyntaxError::HeredocName(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "failed to process \"'EOF\": unexpected end of statement while looking for \
+             matching single-quote"
         );
     }
 
     #[test]
     fn deep_substitutions_do_not_overflow() {
         let line = format!("RUN <<EOF {}", "${a:-".repeat(10_000));
-        assert!(heredocs_from_line(&line).expect("ok").is_empty());
+        assert!(names(&line).is_empty());
+        let word = format!("<<{}", "${a:-".repeat(10_000));
+        let err = parse_heredoc(&word).expect_err("too deep");
+        assert!(
+            matches!(
+                err,
+                SyntaxError::HeredocName(ShellError::NestingTooDeep { .. })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub enum ShellError {
         /// The word as written.
         word: String,
     },
+    /// `${...}` forms nested deeper than [`Lexer::MAX_NESTING`](super::Lexer::MAX_NESTING).
+    ///
+    /// BuildKit has no such limit (Go's growable stacks make unbounded recursion safe there);
+    /// here it keeps hostile input from overflowing the stack.
+    #[error(
+        "failed to process {}: syntax error: substitutions nested deeper than {max}",
+        GoQuoted(word)
+    )]
+    NestingTooDeep {
+        /// The word as written.
+        word: String,
+        /// The limit that was exceeded.
+        max: usize,
+    },
     /// `${VAR<modifier>...}` with a modifier BuildKit does not support (`:=`, `=`, `:#`, ...).
     #[error(
         "failed to process {}: unsupported modifier ({modifier}) in substitution",
@@ -85,6 +99,7 @@ impl ShellError {
             | ShellError::MissingBrace { word }
             | ShellError::MissingSlash { word }
             | ShellError::BadSubstitution { word }
+            | ShellError::NestingTooDeep { word, .. }
             | ShellError::UnsupportedModifier { word, .. }
             | ShellError::Required { word, .. }
             | ShellError::InvalidPattern { word, .. } => word,

@@ -75,6 +75,10 @@ pub struct Lexer {
 }
 
 impl Lexer {
+    /// How deep the words inside `${...}` forms may nest (`${A:-${B:-x}}` nests 2 deep)
+    /// before expansion fails with [`ShellError::NestingTooDeep`].
+    pub const MAX_NESTING: usize = 128;
+
     /// A lexer with escape character `escape` (`\` or `` ` ``).
     pub fn new(escape: char) -> Self {
         Lexer {

@@ -11,6 +11,11 @@
 //! (`*`, `?`, `\*`, `\?`, `\\`). Positional and special parameters (`$1`, `$@`, ...) are
 //! never set. Errors carry BuildKit's messages.
 //!
+//! As upstream, an unquoted `<<` keeps the spaces, tabs and carriage returns after it in its
+//! word, so the Dockerfile parser sees `<< EOF` as one heredoc opener. Unlike upstream,
+//! `${...}` forms nest at most [`Lexer::MAX_NESTING`] deep ([`ShellError::NestingTooDeep`]),
+//! so hostile input cannot overflow the stack.
+//!
 //! The module mirrors upstream's files: `word` is `shellWord` (the state machine),
 //! `split` is `wordsStruct`, `pattern` the pattern-to-regex conversion, `scanner` the parts
 //! of Go's `text/scanner` and `unicode` the lexer relies on.

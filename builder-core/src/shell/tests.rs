@@ -266,6 +266,88 @@ fn environments() {
     );
 }
 
+#[test]
+fn heredoc_openers_keep_their_blanks() {
+    // BuildKit's `processPossibleHeredoc`: `<<` and the spaces, tabs and CRs after it are
+    // added as quoted text, so the name that follows joins the same word.
+    let raw = Lexer::new('\\')
+        .raw_quotes(true)
+        .raw_escapes(true)
+        .skip_unset_env(true);
+    let words = |lexer: &Lexer, input: &str| lexer.process_words(input, &home()).ok();
+    assert_eq!(
+        words(&raw, "RUN <<  EOF  > foo a<b 3<<\t\r'x y'"),
+        Some(vec![
+            "RUN".into(),
+            "<<  EOF".into(),
+            ">".into(),
+            "foo".into(),
+            "a<b".into(),
+            "3<<\t\r'x y'".into()
+        ])
+    );
+    assert_eq!(
+        words(&raw, "RUN <<'e'o\\'f \"a b\" ${x:-y z}"),
+        Some(vec![
+            "RUN".into(),
+            "<<'e'o\\'f".into(),
+            "\"a b\"".into(),
+            "${x:-y".into(),
+            "z}".into()
+        ])
+    );
+    // Other blanks end the word; escaped or quoted `<<` is plain text.
+    let lexer = Lexer::new('\\');
+    assert_eq!(
+        words(&lexer, "<<\u{b}a \\<< b \"<< c\" <<"),
+        Some(vec![
+            "<<".into(),
+            "a".into(),
+            "<<".into(),
+            "b".into(),
+            "<< c".into(),
+            "<<".into()
+        ])
+    );
+    // The text is unchanged, and `<<` is seen inside `${...}` too.
+    assert_eq!(ok(&lexer, "a <<  b < c"), "a <<  b < c");
+    assert_eq!(ok(&lexer, "${UNSET:-<< x}"), "<< x");
+    assert_eq!(
+        words(&lexer, "${UNSET:-<< x}"),
+        Some(vec!["<<".into(), "x".into()])
+    );
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let lexer = Lexer::new('\\');
+    let nested = |depth: usize| format!("{}x{}", "${UNSET:-".repeat(depth), "}".repeat(depth));
+    assert_eq!(ok(&lexer, &nested(Lexer::MAX_NESTING)), "x");
+    let deep = nested(Lexer::MAX_NESTING + 1);
+    let want = ShellError::NestingTooDeep {
+        word: deep.clone(),
+        max: Lexer::MAX_NESTING,
+    };
+    assert_eq!(word(&lexer, &deep).as_ref(), Err(&want));
+    assert!(
+        want.to_string()
+            .ends_with("substitutions nested deeper than 128")
+    );
+    // Hostile input: unclosed, in quotes, in patterns; no stack overflow, a typed error.
+    for opener in ["${a:-", "\"${a:-", "${a/", "${a#", "${a:+${b-"] {
+        let hostile = opener.repeat(100_000);
+        for lexer in [lexer.clone(), lexer.clone().skip_unset_env(true)] {
+            assert!(
+                matches!(
+                    word(&lexer, &hostile),
+                    Err(ShellError::NestingTooDeep { .. })
+                ),
+                "{opener}"
+            );
+        }
+    }
+}
+
 fn any_lexer() -> impl Strategy<Value = Lexer> {
     (any::<bool>(), any::<[bool; 4]>()).prop_map(|(backtick, [q, e, p, s])| {
         Lexer::new(if backtick { '`' } else { '\\' })

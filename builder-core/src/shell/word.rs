@@ -3,7 +3,9 @@
 //! [`ShellWord`] reads the word once, left to right. `$` starts a variable reference, quotes
 //! start quoted text (unless quotes are not processed), the escape character makes the next
 //! character literal. `${...}` forms read their argument words recursively up to `}` (or `/`),
-//! so `${A:-${B:-x}}` nests. Every variable looked up is recorded as matched or unmatched.
+//! so `${A:-${B:-x}}` nests, at most [`Lexer::MAX_NESTING`] deep. `<<` keeps the blanks after
+//! it in its word, so `<< EOF` is one word for heredoc detection. Every variable looked up is
+//! recorded as matched or unmatched.
 
 use std::collections::BTreeSet;
 
@@ -41,6 +43,8 @@ pub(crate) struct ShellWord<'a> {
     source: &'a str,
     scanner: Scanner<'a>,
     raw_escapes: bool,
+    /// How many `${...}` arguments are being read, one inside the other.
+    depth: usize,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
 }
@@ -54,6 +58,7 @@ impl<'a> ShellWord<'a> {
             source,
             scanner: Scanner::new(source),
             raw_escapes: lexer.raw_escapes,
+            depth: 0,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
         }
@@ -96,6 +101,11 @@ impl<'a> ShellWord<'a> {
                     let value = self.process_dollar()?;
                     result.push_str(&value);
                     words.add_str(&value);
+                }
+                '<' => {
+                    let value = self.process_possible_heredoc();
+                    result.push_str(&value);
+                    words.add_raw_str(&value);
                 }
                 '\'' if quotes => {
                     let quoted = self.process_single_quote()?;
@@ -211,6 +221,23 @@ impl<'a> ShellWord<'a> {
             }
         }
         result.push(ch);
+    }
+
+    /// `<`, or `<<` with the blanks after it (BuildKit's `processPossibleHeredoc`): the caller
+    /// adds them as quoted text, so `<< EOF` stays one word and heredoc names may follow a
+    /// blank.
+    fn process_possible_heredoc(&mut self) -> String {
+        self.scanner.next();
+        if self.scanner.peek() != Some('<') {
+            return "<".to_string();
+        }
+        self.scanner.next();
+        let mut result = "<<".to_string();
+        while let Some(blank) = self.scanner.peek().filter(|&c| is_heredoc_blank(c)) {
+            self.scanner.next();
+            result.push(blank);
+        }
+        result
     }
 
     /// `$NAME`, `${NAME}` or `${NAME<modifier>...}`, the `$` not yet consumed.
@@ -352,9 +379,21 @@ impl<'a> ShellWord<'a> {
     }
 
     /// A nested word up to `stop`; running out of input reports the missing `}` or `/`.
+    ///
+    /// Every recursion of the lexer passes through here, so this is where nesting is bounded.
     fn argument(&mut self, stop: Stop, raw_escapes: bool) -> Result<String, ShellError> {
-        match self.process_stop_on(stop, raw_escapes) {
+        if self.depth >= Lexer::MAX_NESTING {
+            return Err(ShellError::NestingTooDeep {
+                word: self.source.to_string(),
+                max: Lexer::MAX_NESTING,
+            });
+        }
+        self.depth += 1;
+        let result = self.process_stop_on(stop, raw_escapes);
+        self.depth -= 1;
+        match result {
             Ok((word, _)) => Ok(word),
+            Err(err @ ShellError::NestingTooDeep { .. }) => Err(err),
             Err(_) if self.scanner.at_end() => Err(self.unexpected_end(stop)),
             Err(err) => Err(err),
         }
@@ -443,6 +482,11 @@ fn modifier_text(op: Option<char>, colon: bool) -> String {
     } else {
         op.to_string()
     }
+}
+
+/// The blanks BuildKit's `processPossibleHeredoc` keeps after `<<` (its `isWhitespace`).
+fn is_heredoc_blank(ch: char) -> bool {
+    matches!(ch, ' ' | '\t' | '\r')
 }
 
 /// Special parameters of POSIX shells; never set in a Dockerfile.
