@@ -1,7 +1,7 @@
 //! The crate's one error type: a typed kind and, where the input has one, its location.
 //!
-//! Each module reports its own typed kind ([`SyntaxError`](crate::dockerfile::SyntaxError),
-//! [`ShellError`](crate::shell::ShellError), ...); the location is attached once, by the loop
+//! Each module reports its own typed kind ([`SyntaxError`],
+//! [`ShellError`], ...); the location is attached once, by the loop
 //! over nodes, through [`Error::at`]. The CLI renders [`Error::render`], a snippet with a caret.
 
 use std::fmt;
