@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::dockerfile::SyntaxError;
 use crate::instructions::InstructionError;
+use crate::layer::LayerError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
 use crate::source::{SourceFile, Span, render_snippet};
@@ -32,6 +33,9 @@ pub enum ErrorKind {
     /// The stages cannot be planned (unknown stage, cycle, target).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A layer could not be written.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }
 
 impl ErrorKind {
@@ -154,5 +158,6 @@ from_kind!(
     SyntaxError,
     ShellError,
     InstructionError,
-    PlanError
+    PlanError,
+    LayerError
 );

@@ -13,6 +13,7 @@
 pub mod dockerfile;
 pub mod error;
 pub mod instructions;
+pub mod layer;
 pub mod plan;
 pub mod platform;
 pub mod shell;
