@@ -11,6 +11,7 @@ use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
 use crate::image::ImageError;
 use crate::instructions::InstructionError;
+use crate::layer::LayerError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
 use crate::snapshot::ExtractError;
@@ -48,6 +49,9 @@ pub enum ErrorKind {
     /// A layer could not be extracted safely.
     #[error(transparent)]
     Extract(#[from] ExtractError),
+    /// A layer could not be written.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
 }
 
 impl ErrorKind {
@@ -174,5 +178,6 @@ from_kind!(
     ImageError,
     ContextError,
     StoreError,
-    ExtractError
+    ExtractError,
+    LayerError
 );

@@ -22,6 +22,7 @@ pub mod events;
 pub mod exec;
 pub mod image;
 pub mod instructions;
+pub mod layer;
 pub mod plan;
 pub mod platform;
 pub mod shell;

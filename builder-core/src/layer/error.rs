@@ -1,0 +1,135 @@
+//! [`LayerError`]: why a layer could not be written.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why a layer could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// An entry path is not a clean relative path (`/`-led, empty, `.` or `..` segments).
+    #[error("invalid entry path {path:?}: {reason}")]
+    InvalidPath {
+        /// The offending path.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A file name on disk is not UTF-8; layer entries are UTF-8 strings.
+    #[error("file name is not UTF-8: {path:?}")]
+    NonUtf8Path {
+        /// The file on disk.
+        path: PathBuf,
+    },
+    /// An extended attribute name on disk is not UTF-8.
+    #[error("extended attribute name is not UTF-8 on {path:?}")]
+    NonUtf8Xattr {
+        /// The file on disk.
+        path: PathBuf,
+    },
+    /// A value does not fit the tar format (e.g. a device number above `0o7777777`).
+    #[error("{path}: {field} cannot be represented in a tar header")]
+    Unrepresentable {
+        /// The entry path.
+        path: String,
+        /// Which field.
+        field: &'static str,
+    },
+    /// A regular file's content source yielded a different number of bytes than its entry says
+    /// (the file changed while the layer was written).
+    #[error("{path}: expected {expected} bytes of content, the source had {actual}{more}",
+        more = if *.actual > *.expected { " or more" } else { "" })]
+    SizeMismatch {
+        /// The entry path.
+        path: String,
+        /// The size in the entry.
+        expected: u64,
+        /// The bytes read (for a grown file, `expected + 1`).
+        actual: u64,
+    },
+    /// A regular file with content was given no content source.
+    #[error("{path}: a file of {size} bytes was given no content")]
+    MissingContent {
+        /// The entry path.
+        path: String,
+        /// The size in the entry.
+        size: u64,
+    },
+    /// A PAX extended header would exceed its size limit (1 MiB), e.g. huge xattrs.
+    #[error("{path}: extended header of {size} bytes exceeds the 1 MiB limit")]
+    ExtendedHeaderTooLarge {
+        /// The entry path.
+        path: String,
+        /// The header's size.
+        size: usize,
+    },
+    /// Reading a file or directory on disk failed.
+    #[error("reading {path:?}: {source}")]
+    Read {
+        /// The file on disk.
+        path: PathBuf,
+        /// The underlying error.
+        source: IoCause,
+    },
+    /// Writing the layer stream (or compressing it) failed.
+    #[error("writing the layer: {0}")]
+    Write(IoCause),
+    /// An invalid option (compression level, thread count).
+    #[error("invalid layer option: {0}")]
+    InvalidOption(&'static str),
+}
+
+impl LayerError {
+    /// A read error on `path`.
+    pub(crate) fn read(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        LayerError::Read {
+            path: path.into(),
+            source: IoCause::from(source),
+        }
+    }
+
+    /// A write error on the layer stream.
+    pub(crate) fn write(source: io::Error) -> Self {
+        LayerError::Write(IoCause::from(source))
+    }
+}
+
+/// An [`io::Error`] that can be cloned and compared (by kind and OS code), so that
+/// [`LayerError`] fits the crate's `Clone + Eq` error kinds.
+#[derive(Debug, Clone)]
+pub struct IoCause(Arc<io::Error>);
+
+impl IoCause {
+    /// The underlying I/O error.
+    pub fn io_error(&self) -> &io::Error {
+        &self.0
+    }
+}
+
+impl From<io::Error> for IoCause {
+    fn from(e: io::Error) -> Self {
+        IoCause(Arc::new(e))
+    }
+}
+
+impl PartialEq for IoCause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind() && self.0.raw_os_error() == other.0.raw_os_error()
+    }
+}
+
+impl Eq for IoCause {}
+
+impl fmt::Display for IoCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
