@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
@@ -363,21 +363,7 @@ impl Client {
     /// verifying the bytes against the digest asked for or the `Docker-Content-Digest` header.
     pub async fn get_manifest(&self, reference: &Reference) -> Result<FetchedManifest> {
         let call = self.manifest_call(reference, Method::GET, &reference.manifest_reference())?;
-        let resp = self.inner.execute(&call).await?;
-        if !resp.status().is_success() {
-            return Err(status_error(&call, resp).await);
-        }
-        let content_type = header_str(resp.headers(), header::CONTENT_TYPE.as_str());
-        let served_digest = header_str(resp.headers(), "docker-content-digest");
-        if resp
-            .content_length()
-            .is_some_and(|n| n > self.inner.max_manifest_size as u64)
-        {
-            return Err(Error::new(ErrorKind::ManifestTooLarge).with_registry(reference.registry()));
-        }
-        let bytes = read_limited(resp, self.inner.max_manifest_size)
-            .await
-            .map_err(|e| e.with_registry(reference.registry()))?;
+        let (content_type, served_digest, bytes) = self.manifest_bytes(&call).await?;
         let expected = match (
             reference.digest(),
             served_digest.as_deref().map(Digest::parse),
@@ -406,6 +392,46 @@ impl Client {
             bytes,
             manifest,
         })
+    }
+
+    /// GETs a manifest's bytes with its `Content-Type` and `Docker-Content-Digest`. A body cut
+    /// short is fetched again (the request is idempotent), within the retry policy.
+    async fn manifest_bytes(
+        &self,
+        call: &Call,
+    ) -> Result<(Option<String>, Option<String>, Vec<u8>)> {
+        let started = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let resp = self.inner.execute(call).await?;
+            if !resp.status().is_success() {
+                return Err(status_error(call, resp).await);
+            }
+            let content_type = header_str(resp.headers(), header::CONTENT_TYPE.as_str());
+            let served_digest = header_str(resp.headers(), "docker-content-digest");
+            if resp
+                .content_length()
+                .is_some_and(|n| n > self.inner.max_manifest_size as u64)
+            {
+                return Err(Error::new(ErrorKind::ManifestTooLarge).with_registry(&call.registry));
+            }
+            let error = match read_limited(resp, self.inner.max_manifest_size).await {
+                Ok(bytes) => return Ok((content_type, served_digest, bytes)),
+                Err(e) => e.with_registry(&call.registry),
+            };
+            let retry = matches!(error.kind(), ErrorKind::Connection)
+                .then(|| {
+                    self.inner
+                        .retry
+                        .next_delay(attempts, started.elapsed(), None)
+                })
+                .flatten();
+            match retry {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(error),
+            }
+        }
     }
 
     /// Whether the manifest exists, and its descriptor (HEAD: Docker Hub does not count it
