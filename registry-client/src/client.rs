@@ -22,6 +22,12 @@ use crate::reference::Reference;
 use crate::request::{Body, Call, read_limited, status_error};
 use crate::transport::{RetryPolicy, Scheme, Transport, TransportConfig};
 
+/// The PATCH size of chunked uploads. Design note: distribution spends a fixed cost per PATCH
+/// (it saves and restores the upload's hash state), so 8 MiB chunks pushed a 1 GiB blob at 0.76x
+/// curl's monolithic PUT on loopback, 32 MiB chunks at 1.2x (`registry-client/bench/run.sh`);
+/// larger chunks only cost more to re-send after a failure.
+const DEFAULT_CHUNK_SIZE: u64 = 32 << 20;
+
 /// Manifests larger than this are refused (containerd's limit).
 const DEFAULT_MAX_MANIFEST_SIZE: usize = 4 << 20;
 
@@ -60,7 +66,7 @@ impl Default for ClientBuilder {
 impl ClientBuilder {
     /// Defaults: Docker's credential files and helpers from this process's environment, the
     /// system CA roots plus `/etc/docker/certs.d` and `/etc/containers/certs.d`, 4 concurrent
-    /// downloads and uploads, 8 MiB upload chunks, [`RetryPolicy::default`].
+    /// downloads and uploads, blobs over 8 MiB uploaded in 32 MiB chunks, [`RetryPolicy::default`].
     pub fn new() -> Self {
         Self {
             keychains: Vec::new(),
@@ -72,7 +78,7 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             max_downloads: 4,
             max_uploads: 4,
-            chunk_size: 8 << 20,
+            chunk_size: DEFAULT_CHUNK_SIZE,
             monolithic_limit: 8 << 20,
             max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
         }
@@ -191,7 +197,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The size of each PATCH of a chunked upload (default 8 MiB).
+    /// The size of each PATCH of a chunked upload (default 32 MiB). Chunks stream from the file,
+    /// so this bounds what a failed PATCH sends again, not memory.
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes.max(1);
         self
