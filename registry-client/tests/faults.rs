@@ -37,6 +37,8 @@ fn assert_names(e: &Error, host: &str, status: u16, code: &str) {
     assert!(e.has_code(code), "code {code} missing: {text}");
     assert!(text.contains(code), "code {code} missing: {text}");
     assert!(text.ends_with(&e.hint()), "hint missing: {text}");
+    // `cargo test --test faults -- --nocapture` shows what users will read.
+    println!("{text}");
 }
 
 #[tokio::test]
