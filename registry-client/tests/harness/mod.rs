@@ -1,12 +1,15 @@
 //! The test harness: the real registry (`docker-registry`, distribution 2.8) started per test,
 //! with htpasswd or token auth, TLS from a private CA, and a fault-injecting proxy in front.
 //!
-//! Include it from a test file with `mod harness;`. Every fixture owns what it starts (a child
-//! process, a server thread, temp dirs) and stops or removes it on `Drop`.
+//! Include it from a test file with `mod harness;` (from a bench, with
+//! `#[path = "../tests/harness/mod.rs"]`). Every fixture owns what it starts (a child process, a
+//! server thread, temp dirs) and stops or removes it on `Drop`. `client` is the library side: a
+//! hermetic `registry_client` builder, test images as files, peak-memory readings.
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code, unused_imports)]
 
 pub mod ca;
+pub mod client;
 pub mod image;
 pub mod proxy;
 pub mod registry;

@@ -437,6 +437,8 @@ async fn error_response(
     let _ = req.into_body().collect().await;
     let status = StatusCode::from_u16(code).expect("valid status code");
     let error_code = match code {
+        401 => "UNAUTHORIZED",
+        403 => "DENIED",
         429 => "TOOMANYREQUESTS",
         503 => "UNAVAILABLE",
         _ => "UNKNOWN",

@@ -35,6 +35,7 @@ pub struct RegistryBuilder {
     auth: Auth,
     tls: Option<Ca>,
     client_certs: bool,
+    redirect: Option<String>,
 }
 
 /// What a registry is made of besides its process.
@@ -44,6 +45,7 @@ struct Layout {
     auth: Auth,
     tls: Option<(Ca, CertPair)>,
     client_cert: Option<CertPair>,
+    redirect: Option<String>,
 }
 
 /// A running registry process; killed (only this child) and its temp dir removed on drop.
@@ -88,6 +90,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// Redirects blob downloads to `base_url` + the storage path (distribution's `redirect`
+    /// storage middleware), as registries backed by a CDN do; serve the storage dir there.
+    pub fn redirect_blobs_to(mut self, base_url: &str) -> Self {
+        self.redirect = Some(base_url.to_string());
+        self
+    }
+
     /// Writes the config, starts the process and waits until `GET /v2/` answers.
     pub fn start(self) -> Registry {
         super::require_tool(BINARY);
@@ -115,6 +124,7 @@ impl RegistryBuilder {
             auth: self.auth,
             tls,
             client_cert,
+            redirect: self.redirect,
         };
         let mut last_log = String::new();
         // A picked port can be taken before the registry binds it: retry with another.
@@ -203,6 +213,12 @@ impl Layout {
                     server.rootcertbundle().display()
                 );
             }
+        }
+        if let Some(base) = &self.redirect {
+            let _ = write!(
+                yaml,
+                "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {base}\n"
+            );
         }
         fs::write(self.config_path(), yaml).expect("write config.yml");
     }
