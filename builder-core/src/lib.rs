@@ -8,6 +8,9 @@
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
 //! ```
+//!
+//! [`layer`] turns a filesystem change into a layer blob: a deterministic tar, compressed
+//! (parallel gzip or zstd) and digested in one pass.
 #![deny(missing_docs)]
 
 pub mod dockerfile;
