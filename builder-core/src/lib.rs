@@ -13,6 +13,8 @@
 //! [`context`] is what COPY and ADD read: `.dockerignore`, source selection, content checksums.
 //! On the host: [`store`] is the local store (an OCI image layout with blobs, tags, the cache
 //! index and snapshots); [`snapshot`] extracts layers into it safely.
+//! [`layer`] turns a filesystem change into a layer blob: a deterministic tar, compressed
+//! (parallel gzip or zstd) and digested in one pass.
 #![deny(missing_docs)]
 
 pub mod context;

@@ -12,6 +12,12 @@
 //! XFL 0, OS 255 ("unknown"); the same bytes on every machine.
 //!
 //! Memory is bounded: at most `2 × threads` blocks are in flight (each ~128 KiB in and out).
+//!
+//! A block that looks incompressible (near-uniform byte histogram and almost no repeated 8-byte
+//! sequences within deflate's reach, both judged with integer arithmetic on the block and its
+//! dictionary alone) is written as stored deflate blocks without running the compressor:
+//! already-compressed files in layers then cost a copy instead of a futile deflate pass, and the
+//! choice is still a function of the content, so the bytes stay the same on any thread count.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -155,6 +161,14 @@ impl<W: Write> Write for ParallelGzip<W> {
 
 /// Deflates one block: raw deflate, `dict` as preset dictionary, sync flush (finish if `last`).
 fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result<Deflated> {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(data);
+    if level > 0 && is_incompressible(dict, data) {
+        return Ok(Deflated {
+            bytes: stored_blocks(data, last),
+            crc,
+        });
+    }
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
@@ -180,9 +194,69 @@ fn deflate_block(level: u32, dict: &[u8], data: &[u8], last: bool) -> io::Result
         }
         bytes.reserve(bytes.capacity().max(4096));
     }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(data);
     Ok(Deflated { bytes, crc })
+}
+
+/// `data` as stored deflate blocks of at most 65535 bytes (byte-aligned: the previous block
+/// ended with a sync flush or another stored block); the final one has BFINAL set if `last`.
+fn stored_blocks(data: &[u8], last: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 5 * (data.len() / 65535 + 1));
+    let pieces = data.chunks(65535);
+    let count = pieces.len();
+    for (i, piece) in pieces.enumerate() {
+        let len = u16::try_from(piece.len()).unwrap_or(u16::MAX);
+        out.push(u8::from(last && i + 1 == count));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+/// Whether deflate would gain nothing on `data`: its byte histogram is close to uniform
+/// (chi-square against uniform below 1024, where random data scores about 255) and fewer than
+/// 1/1024 of its positions start an 8-byte sequence seen shortly before (in `dict` or `data`).
+fn is_incompressible(dict: &[u8], data: &[u8]) -> bool {
+    const MIN_LEN: usize = 16 * 1024;
+    if data.len() < MIN_LEN {
+        return false;
+    }
+    let mut counts = [0u64; 256];
+    for &b in data {
+        counts[usize::from(b)] += 1;
+    }
+    let n = data.len() as u64;
+    let sum_squares: u64 = counts.iter().map(|c| c * c).sum();
+    // chi2 = 256 * sum(c^2) / n - n < 1024
+    if 256 * sum_squares >= n * (n + 1024) {
+        return false;
+    }
+    count_repeats(dict, data) * 1024 < n
+}
+
+/// Positions of `data` whose next 8 bytes equal those at the last position with the same hash,
+/// over `dict` followed by `data` (a sampled estimate of LZ77 matches).
+fn count_repeats(dict: &[u8], data: &[u8]) -> u64 {
+    const SLOTS: usize = 1 << 16;
+    let mut table = vec![u64::MAX; SLOTS];
+    let word = |bytes: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let slot = |w: u64| (w.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize;
+    for i in 0..dict.len().saturating_sub(7) {
+        let w = word(dict, i);
+        table[slot(w)] = w;
+    }
+    let mut repeats = 0;
+    for i in 0..data.len().saturating_sub(7) {
+        let w = word(data, i);
+        let s = slot(w);
+        repeats += u64::from(table[s] == w);
+        table[s] = w;
+    }
+    repeats
 }
 
 /// Worker threads taking [`Job`]s from one bounded queue.
@@ -291,6 +365,36 @@ mod tests {
         for (threads, chunk) in [(2, 1000), (3, BLOCK_SIZE), (4, 1 << 20), (1, 1)] {
             assert_eq!(gzip(&data, threads, chunk), one, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn incompressible_blocks_are_stored_and_decode() {
+        let mut x: u64 = 88172645463325252;
+        let mut random = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        };
+        let noise: Vec<u8> = (0..BLOCK_SIZE).map(|_| random()).collect();
+        assert!(is_incompressible(&[], &noise));
+        assert!(!is_incompressible(&[], &vec![b'a'; BLOCK_SIZE]));
+        // Random but repeated within deflate's window: deflate wins, so not stored.
+        let twice: Vec<u8> = noise[..BLOCK_SIZE / 2].repeat(2);
+        assert!(!is_incompressible(&[], &twice));
+        assert!(!is_incompressible(
+            &noise[BLOCK_SIZE - DICT_SIZE..],
+            &noise[BLOCK_SIZE - DICT_SIZE..]
+        ));
+        // Text, noise, text, noise ending in a partial stored final block.
+        let mut data = b"some text ".repeat(20_000);
+        data.extend_from_slice(&noise);
+        data.extend_from_slice(&b"more text ".repeat(20_000));
+        data.extend_from_slice(&noise[..70_000]);
+        let z = gzip(&data, 1, 65_536);
+        assert_eq!(gunzip(&z), data);
+        assert_eq!(z, gzip(&data, 3, 1000));
+        assert!(z.len() < data.len() - 300_000);
     }
 
     #[test]

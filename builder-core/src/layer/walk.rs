@@ -190,22 +190,8 @@ impl TreeWalk {
         } else if ft.is_file() {
             content = Some(child.disk);
             EntryKind::File { size: meta.len() }
-        } else if ft.is_symlink() {
-            let target =
-                fs::read_link(&child.disk).map_err(|e| LayerError::read(&child.disk, e))?;
-            let target = target
-                .into_os_string()
-                .into_string()
-                .map_err(|_| LayerError::NonUtf8Path { path: child.disk })?;
-            EntryKind::Symlink { target }
-        } else if ft.is_char_device() {
-            let (major, minor) = device_numbers(meta.rdev());
-            EntryKind::CharDevice { major, minor }
-        } else if ft.is_block_device() {
-            let (major, minor) = device_numbers(meta.rdev());
-            EntryKind::BlockDevice { major, minor }
         } else {
-            EntryKind::Fifo
+            special_kind(&child.disk, &meta)?
         };
         Ok(Some((entry, content)))
     }
@@ -273,6 +259,27 @@ impl TreeWalk {
         }
         Ok(xattrs)
     }
+}
+
+/// The kind of a symlink, device or fifo.
+fn special_kind(disk: &Path, meta: &Metadata) -> Result<EntryKind, LayerError> {
+    let ft = meta.file_type();
+    Ok(if ft.is_symlink() {
+        let target = fs::read_link(disk).map_err(|e| LayerError::read(disk, e))?;
+        let target = target
+            .into_os_string()
+            .into_string()
+            .map_err(|_| LayerError::NonUtf8Path { path: disk.into() })?;
+        EntryKind::Symlink { target }
+    } else if ft.is_char_device() {
+        let (major, minor) = device_numbers(meta.rdev());
+        EntryKind::CharDevice { major, minor }
+    } else if ft.is_block_device() {
+        let (major, minor) = device_numbers(meta.rdev());
+        EntryKind::BlockDevice { major, minor }
+    } else {
+        EntryKind::Fifo
+    })
 }
 
 /// Whether `dir` carries an overlayfs opaque marker.
