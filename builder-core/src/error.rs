@@ -5,6 +5,7 @@
 //! over nodes, through [`Error::at`]. The CLI renders [`Error::render`], a snippet with a caret.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
 use crate::context::ContextError;
@@ -181,3 +182,58 @@ from_kind!(
     ExtractError,
     LayerError
 );
+
+/// An operating-system error kept so that errors stay `Clone + Eq`.
+///
+/// Two causes are equal when their [`io::ErrorKind`] and raw OS error number are equal.
+#[derive(Debug, Clone)]
+pub struct IoCause(Arc<io::Error>);
+
+impl IoCause {
+    /// The underlying I/O error.
+    pub fn io_error(&self) -> &io::Error {
+        &self.0
+    }
+
+    /// The kind of the underlying error.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.kind()
+    }
+
+    /// The errno, when the error came from a system call.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.0.raw_os_error()
+    }
+}
+
+impl PartialEq for IoCause {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind() && self.raw_os_error() == other.raw_os_error()
+    }
+}
+
+impl Eq for IoCause {}
+
+impl fmt::Display for IoCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<io::Error> for IoCause {
+    fn from(e: io::Error) -> Self {
+        IoCause(Arc::new(e))
+    }
+}
+
+impl From<rustix::io::Errno> for IoCause {
+    fn from(e: rustix::io::Errno) -> Self {
+        IoCause(Arc::new(e.into()))
+    }
+}

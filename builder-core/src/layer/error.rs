@@ -1,9 +1,8 @@
 //! [`LayerError`]: why a layer could not be written.
 
-use std::fmt;
+pub use crate::error::IoCause;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Why a layer could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,43 +92,5 @@ impl LayerError {
     /// A write error on the layer stream.
     pub(crate) fn write(source: io::Error) -> Self {
         LayerError::Write(IoCause::from(source))
-    }
-}
-
-/// An [`io::Error`] that can be cloned and compared (by kind and OS code), so that
-/// [`LayerError`] fits the crate's `Clone + Eq` error kinds.
-#[derive(Debug, Clone)]
-pub struct IoCause(Arc<io::Error>);
-
-impl IoCause {
-    /// The underlying I/O error.
-    pub fn io_error(&self) -> &io::Error {
-        &self.0
-    }
-}
-
-impl From<io::Error> for IoCause {
-    fn from(e: io::Error) -> Self {
-        IoCause(Arc::new(e))
-    }
-}
-
-impl PartialEq for IoCause {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.kind() == other.0.kind() && self.0.raw_os_error() == other.0.raw_os_error()
-    }
-}
-
-impl Eq for IoCause {}
-
-impl fmt::Display for IoCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for IoCause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
     }
 }

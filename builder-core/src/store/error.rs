@@ -1,61 +1,10 @@
 //! Errors of the local store, and [`IoCause`], the shared form of an operating-system error.
 
-use std::fmt;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use registry_client::Digest;
 
-/// An operating-system error kept so that errors stay `Clone + Eq`.
-///
-/// Two causes are equal when their [`io::ErrorKind`] and raw OS error number are equal.
-#[derive(Debug, Clone)]
-pub struct IoCause(Arc<io::Error>);
-
-impl IoCause {
-    /// The kind of the underlying error.
-    pub fn kind(&self) -> io::ErrorKind {
-        self.0.kind()
-    }
-
-    /// The errno, when the error came from a system call.
-    pub fn raw_os_error(&self) -> Option<i32> {
-        self.0.raw_os_error()
-    }
-}
-
-impl PartialEq for IoCause {
-    fn eq(&self, other: &Self) -> bool {
-        self.kind() == other.kind() && self.raw_os_error() == other.raw_os_error()
-    }
-}
-
-impl Eq for IoCause {}
-
-impl fmt::Display for IoCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for IoCause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl From<io::Error> for IoCause {
-    fn from(e: io::Error) -> Self {
-        IoCause(Arc::new(e))
-    }
-}
-
-impl From<rustix::io::Errno> for IoCause {
-    fn from(e: rustix::io::Errno) -> Self {
-        IoCause(Arc::new(e.into()))
-    }
-}
+pub use crate::error::IoCause;
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
