@@ -1,6 +1,26 @@
-//! The executor: a plan -> layers and an image. This first part holds the cache keys; the
-//! ops (copy, metadata, exec) and the scheduler follow.
+//! The executor: a plan -> layers and an image.
+//!
+//! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
+//! or heredocs), `WORKDIR` and every metadata instruction; `RUN`, `ADD` and bases from a
+//! registry fail with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at
+//! the instruction, never skipped.
+//!
+//! Each stage keeps its filesystem materialised in a scratch directory under the store's tmp
+//! dir (removed when the build ends). A layer step writes its files into a fresh diff
+//! directory, which [`crate::layer::write_tree`] turns into the layer blob; the blob is then
+//! extracted onto the stage's filesystem, so a cache hit (nothing written, the stored blob
+//! extracted) and a miss leave the same filesystem. Steps are keyed with [`KeyInput`]; history
+//! times come from `SOURCE_DATE_EPOCH` or from the cache record, so a warm rebuild gives the
+//! same image digest.
 
+mod builder;
 mod cache_key;
+mod commit;
+mod copy;
+mod diff;
+mod error;
+mod stage;
 
+pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
+pub use error::ExecError;
