@@ -262,6 +262,37 @@ fn copy_from_an_earlier_stage_with_numeric_chown() {
     assert_eq!(extra, "hello from hoist\n");
 }
 
+#[test]
+fn copying_a_directory_into_an_existing_one_keeps_its_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let context = example_context(tmp.path());
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nWORKDIR /srv\nCOPY --chmod=0700 app/sub .\nCOPY --chown=7 app/sub /new\n",
+    )
+    .unwrap();
+    build(&root, &context, "dirs", Some("0"));
+    let bundle = tmp.path().join("bundle");
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:dirs:latest", root.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &str| fs::symlink_metadata(bundle.join("rootfs").join(p)).unwrap();
+    assert_eq!(mode("srv").mode() & 0o7777, 0o755);
+    assert_eq!(mode("srv/nested.txt").mode() & 0o7777, 0o700);
+    let new = mode("new");
+    assert_eq!((new.mode() & 0o7777, new.uid(), new.gid()), (0o755, 7, 7));
+    assert_eq!(mode("new/nested.txt").uid(), 7);
+}
+
 fn failing_build(dockerfile: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let context = tmp.path().join("ctx");

@@ -156,6 +156,15 @@ fn normalize_tag(tag: &str) -> Result<String, ExecError> {
     }
 }
 
+/// The compression as it enters the store's cache key (`gzip:6`, `zstd:3`, `none`).
+fn compression_tag(compression: Compression) -> String {
+    match compression {
+        Compression::None => "none".to_owned(),
+        Compression::Gzip { level } => format!("gzip:{level}"),
+        Compression::Zstd { level } => format!("zstd:{level}"),
+    }
+}
+
 /// One build in progress.
 struct Build<'a> {
     store: &'a Store,
@@ -331,7 +340,7 @@ impl Build<'_> {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
                 let source = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
-                stage_context = Context::open(&source.rootfs, None, None)?;
+                stage_context = Context::open_tree(&source.rootfs)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
@@ -382,7 +391,7 @@ impl Build<'_> {
         let request = self.request;
         // The compression decides the blob, so it is part of the store's key.
         let store_key = store::CacheKey::sha256_of(
-            format!("{}\n{:?}", key.digest(), request.compression).as_bytes(),
+            format!("{}\n{}", key.digest(), compression_tag(request.compression)).as_bytes(),
         );
         let cached = if request.no_cache {
             None

@@ -175,8 +175,14 @@ impl<'a> PreparedCopy<'a> {
             for root in &selection.roots {
                 let mut target = dest.clone();
                 if root.entry.is_dir() {
-                    diff.ensure_parents(&target)?;
-                    self.put_entry(diff, &target, &root.entry)?;
+                    // A directory's contents are copied: an existing destination keeps its
+                    // metadata; a new one takes the source directory's.
+                    if diff.is_existing_dir(&target) {
+                        diff.ensure_dirs(&target)?;
+                    } else {
+                        diff.ensure_parents(&target)?;
+                        self.put_entry(diff, &target, &root.entry)?;
+                    }
                     for entry in &root.entries {
                         let mut path = target.clone();
                         path.extend(image_components(&entry.rel_path.to_string_lossy()));

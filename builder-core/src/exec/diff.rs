@@ -74,7 +74,12 @@ impl DiffDir {
     /// Creates the parents of `parts` that the diff lacks, with the metadata the stage's
     /// filesystem has for them, or [`NEW_PARENT`]'s.
     pub(super) fn ensure_parents(&mut self, parts: &[String]) -> Result<(), ExecError> {
-        for depth in 1..parts.len() {
+        self.ensure_dirs(&parts[..parts.len().saturating_sub(1)])
+    }
+
+    /// Creates `parts` and its parents where the diff lacks them, as [`Self::ensure_parents`].
+    pub(super) fn ensure_dirs(&mut self, parts: &[String]) -> Result<(), ExecError> {
+        for depth in 1..=parts.len() {
             let here = self.host_path(&parts[..depth]);
             if fs::symlink_metadata(&here).is_ok() {
                 continue;
@@ -88,6 +93,13 @@ impl DiffDir {
             self.put_dir(&parts[..depth], meta)?;
         }
         Ok(())
+    }
+
+    /// Whether the stage's filesystem has a directory at `parts`.
+    pub(super) fn is_existing_dir(&self, parts: &[String]) -> bool {
+        let mut existing = self.rootfs.clone();
+        existing.extend(parts);
+        fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir())
     }
 
     /// Makes way for a new entry at `path`: removes what is there unless both are directories.
