@@ -1,8 +1,9 @@
 //! `hoist build`: flags -> a build request -> the library; plain progress lines on stderr, the
 //! image digest on stdout.
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use builder_core::SourceFile;
 use builder_core::events::{Event, EventSink};
@@ -15,15 +16,30 @@ use crate::options::{
     DockerfileSource, build_plan_options, compression, source_date_epoch, store_root,
 };
 
-/// BuildKit-style plain progress: `#N [stage i/n] INSTR`, `#N CACHED`, `#N DONE 0.1s`.
+/// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
 #[derive(Debug, Default)]
-pub struct PlainProgress;
+pub struct PlainProgress {
+    /// Steps answered from the cache: their `DONE` is not printed, as BuildKit does.
+    cached: Mutex<BTreeSet<u32>>,
+}
+
+impl PlainProgress {
+    fn is_cached(&self, id: u32) -> bool {
+        self.cached.lock().is_ok_and(|c| c.contains(&id))
+    }
+}
 
 impl EventSink for PlainProgress {
     fn emit(&self, event: Event) {
         let line = match event {
             Event::StepStarted { id, name } => format!("#{} {name}", id.0),
-            Event::StepCached { id } => format!("#{} CACHED", id.0),
+            Event::StepCached { id } => {
+                if let Ok(mut cached) = self.cached.lock() {
+                    cached.insert(id.0);
+                }
+                format!("#{} CACHED", id.0)
+            }
+            Event::StepDone { id, .. } if self.is_cached(id.0) => return,
             Event::StepDone { id, elapsed } => {
                 format!("#{} DONE {:.1}s", id.0, elapsed.as_secs_f64())
             }
@@ -48,7 +64,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         DockerfileSource::Stdin => None,
     };
     let store = Store::open(store_root(&env)?)?;
-    let builder = Builder::new(store, Arc::new(PlainProgress));
+    let builder = Builder::new(store, Arc::new(PlainProgress::default()));
     let image = builder.build(BuildRequest {
         context_dir: args.context.clone(),
         dockerfile: SourceFile::new(name, text),
