@@ -97,10 +97,15 @@ impl Builder {
             .iter()
             .map(|t| normalize_tag(t))
             .collect::<Result<Vec<_>, _>>()?;
-        let context = Context::open(
+        let context_root = std::fs::canonicalize(&request.context_dir).map_err(ExecError::io(
+            "open the build context",
             &request.context_dir,
+        ))?;
+        let stat_cache = self.store.stat_cache_dir(&context_root);
+        let context = Context::open(
+            &context_root,
             request.dockerfile_path.as_deref(),
-            None,
+            Some(&stat_cache),
         )?;
         let tmp = self.store.tmp_dir();
         let scratch = tempfile::Builder::new()
