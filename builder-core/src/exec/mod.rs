@@ -12,6 +12,15 @@
 //! extracted) and a miss leave the same filesystem. Steps are keyed with [`KeyInput`]; history
 //! times come from `SOURCE_DATE_EPOCH` or from the cache record, so a warm rebuild gives the
 //! same image digest.
+//!
+//! **Timestamps.** With `SOURCE_DATE_EPOCH` every history entry and the config's `created` are
+//! that time and file mtimes are clamped to it. Without it, a layer step's time is when its
+//! cache record was made, and a metadata step takes the time of the last layer step before it
+//! (none before the first layer; an image without layers has no `created`): so a warm rebuild
+//! gives the same bytes, at the price of a changed `LABEL` alone not moving `created`.
+//!
+//! Not in this slice: `USER` does not yet own the `WORKDIR` it creates (BuildKit chowns it),
+//! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
 
 mod builder;
 mod cache_key;
