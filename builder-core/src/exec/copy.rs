@@ -49,6 +49,21 @@ fn numeric_owner(value: &str) -> Result<(u32, u32), ExecError> {
     }
 }
 
+/// The destination made absolute against `workdir` and cleaned, and whether it was written as
+/// a directory (`dir/`, `.`, `dir/.`).
+fn resolve_dest(raw: &str, workdir: &str) -> (String, bool) {
+    let dest = if raw.starts_with('/') {
+        raw.to_owned()
+    } else {
+        format!("{}/{raw}", if workdir.is_empty() { "/" } else { workdir })
+    };
+    let written_as_dir = raw.ends_with('/') || raw == "." || raw.ends_with("/.");
+    (
+        format!("/{}", image_components(&dest).join("/")),
+        written_as_dir,
+    )
+}
+
 impl<'a> PreparedCopy<'a> {
     /// Selects the sources of `spec` in `origin` and resolves its destination against
     /// `workdir`, looking at the stage's filesystem `rootfs` for an existing directory.
@@ -79,13 +94,7 @@ impl<'a> PreparedCopy<'a> {
             selections.push(selection);
         }
         let raw = spec.dest.as_str();
-        let dest = if raw.starts_with('/') {
-            raw.to_owned()
-        } else {
-            format!("{}/{raw}", if workdir.is_empty() { "/" } else { workdir })
-        };
-        let dest = format!("/{}", image_components(&dest).join("/"));
-        let written_as_dir = raw.ends_with('/') || raw == "." || raw.ends_with("/.");
+        let (dest, written_as_dir) = resolve_dest(raw, workdir);
         let mut existing = rootfs.to_owned();
         existing.extend(image_components(&dest));
         let is_existing_dir = std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir());
@@ -248,5 +257,27 @@ impl<'a> PreparedCopy<'a> {
         diff.ensure_parents(&target)?;
         let meta = self.meta(0o644, false, 0);
         diff.put_bytes(&target, inline.content.as_bytes(), meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{numeric_owner, resolve_dest};
+
+    #[test]
+    fn destinations_resolve_against_the_workdir() {
+        assert_eq!(resolve_dest("b", "/srv"), ("/srv/b".into(), false));
+        assert_eq!(resolve_dest("b/", "/srv"), ("/srv/b".into(), true));
+        assert_eq!(resolve_dest(".", "/srv"), ("/srv".into(), true));
+        assert_eq!(resolve_dest("/x/../y", "/srv"), ("/y".into(), false));
+        assert_eq!(resolve_dest("../../..", ""), ("/".into(), false));
+    }
+
+    #[test]
+    fn chown_is_numeric_in_this_slice() {
+        assert_eq!(numeric_owner("10").unwrap(), (10, 10));
+        assert_eq!(numeric_owner("10:20").unwrap(), (10, 20));
+        assert!(numeric_owner("app").is_err());
+        assert!(numeric_owner("10:staff").is_err());
     }
 }
