@@ -16,6 +16,10 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an image from a Dockerfile into the local store.
+    Build(BuildArgs),
+    /// List the tagged images in the local store.
+    Images,
     /// Look inside Hoist's frontend: the parsed Dockerfile and the build plan.
     #[command(subcommand)]
     Debug(DebugCommand),
@@ -51,6 +55,34 @@ pub struct PlanArgs {
     /// Allow extra privileged entitlements (security.insecure).
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// The build context directory.
+    pub context: PathBuf,
+}
+
+/// Flags of `hoist build`, named as `docker build` names them.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name of the Dockerfile (default: CONTEXT/Dockerfile; `-` for standard input).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Name and optionally a tag (`name:tag`) for the image; repeatable.
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Set the target build stage to build.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Set a build-time variable (`NAME=VALUE`, or `NAME` to take it from the environment).
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Set the target platform (e.g. linux/amd64).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Do not use the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Layer compression: `gzip[:LEVEL]`, `zstd[:LEVEL]` or `none`.
+    #[arg(long, value_name = "ALGO[:LEVEL]", default_value = "gzip")]
+    pub compression: String,
     /// The build context directory.
     pub context: PathBuf,
 }

@@ -41,6 +41,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     let result = match &cli.command {
+        Command::Build(args) => commands::build::run(args, &mut stdout),
+        Command::Images => commands::images::run(&mut stdout),
         Command::Debug(command) => commands::debug::run(command, &mut stdout),
     };
     match result {

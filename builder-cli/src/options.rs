@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use builder_core::layer::Compression;
 use builder_core::plan::PlanOptions;
 use builder_core::platform::Platform;
 
-use crate::args::PlanArgs;
+use crate::args::{BuildArgs, PlanArgs};
 
 /// Where the Dockerfile comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +95,69 @@ pub fn plan_options(args: &PlanArgs) -> Result<PlanOptions> {
     Ok(options)
 }
 
+/// The planner's options from `hoist build`'s flags.
+pub fn build_plan_options(args: &BuildArgs) -> Result<PlanOptions> {
+    let mut options = PlanOptions {
+        build_args: build_args(&args.build_args, &|k| std::env::var(k).ok())?,
+        target: args.target.clone(),
+        ..PlanOptions::default()
+    };
+    if let Some(p) = &args.platform {
+        options.target_platform =
+            Platform::parse(p).map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
+    }
+    Ok(options)
+}
+
+/// `--compression`: `gzip[:0-9]`, `zstd[:1-22]` or `none`.
+pub fn compression(value: &str) -> Result<Compression> {
+    let (name, level) = match value.split_once(':') {
+        Some((n, l)) => (n, Some(l)),
+        None => (value, None),
+    };
+    let bad_level = || anyhow::anyhow!("invalid --compression level in {value:?}");
+    Ok(match (name, level) {
+        ("none", None) => Compression::None,
+        ("gzip", None) => Compression::gzip(),
+        ("gzip", Some(l)) => match l.parse() {
+            Ok(level) if level <= 9 => Compression::Gzip { level },
+            _ => return Err(bad_level()),
+        },
+        ("zstd", None) => Compression::zstd(),
+        ("zstd", Some(l)) => match l.parse() {
+            Ok(level) if (1..=22).contains(&level) => Compression::Zstd { level },
+            _ => return Err(bad_level()),
+        },
+        _ => bail!("unknown --compression {value:?} (expected gzip[:LEVEL], zstd[:LEVEL] or none)"),
+    })
+}
+
+/// `SOURCE_DATE_EPOCH` (unset or empty: none).
+pub fn source_date_epoch(value: Option<String>) -> Result<Option<i64>> {
+    match value.as_deref() {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .with_context(|| format!("invalid SOURCE_DATE_EPOCH {v:?}: expected seconds")),
+    }
+}
+
+/// The store root: `$HOIST_ROOT`, else `$XDG_DATA_HOME/hoist`, else `~/.local/share/hoist`.
+pub fn store_root(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
+    let set = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(root) = set("HOIST_ROOT") {
+        return Ok(PathBuf::from(root));
+    }
+    if let Some(data) = set("XDG_DATA_HOME") {
+        return Ok(Path::new(&data).join("hoist"));
+    }
+    match set("HOME") {
+        Some(home) => Ok(Path::new(&home).join(".local/share/hoist")),
+        None => bail!("cannot find the store: set HOIST_ROOT (or XDG_DATA_HOME or HOME)"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +176,33 @@ mod tests {
             vec![("A", "1"), ("B", ""), ("C", "x=y"), ("FROM_ENV", "e")]
         );
         assert!(build_args(&["=v".to_string()], &env).is_err());
+    }
+
+    #[test]
+    fn compression_values() {
+        assert_eq!(compression("none").unwrap(), Compression::None);
+        assert_eq!(
+            compression("gzip:1").unwrap(),
+            Compression::Gzip { level: 1 }
+        );
+        assert_eq!(
+            compression("zstd:19").unwrap(),
+            Compression::Zstd { level: 19 }
+        );
+        assert!(compression("zstd:0").is_err());
+        assert!(compression("brotli").is_err());
+    }
+
+    #[test]
+    fn store_root_order() {
+        let env = |k: &str| (k == "XDG_DATA_HOME").then(|| "/x".to_string());
+        assert_eq!(store_root(&env).unwrap(), PathBuf::from("/x/hoist"));
+        let env = |k: &str| (k == "HOME").then(|| "/h".to_string());
+        assert_eq!(
+            store_root(&env).unwrap(),
+            PathBuf::from("/h/.local/share/hoist")
+        );
+        assert_eq!(source_date_epoch(Some("0".into())).unwrap(), Some(0));
+        assert!(source_date_epoch(Some("x".into())).is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
+use crate::exec::ExecError;
 use crate::image::ImageError;
 use crate::instructions::InstructionError;
 use crate::layer::LayerError;
@@ -53,6 +54,9 @@ pub enum ErrorKind {
     /// A layer could not be written.
     #[error(transparent)]
     Layer(#[from] LayerError),
+    /// A build step could not run.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
 }
 
 impl ErrorKind {
@@ -75,6 +79,12 @@ impl ErrorKind {
                 PlanError::BlankBase { raw } => Some(raw.clone()),
                 PlanError::Platform(p) => Some(p.value.clone()),
                 PlanError::InsecureNotAllowed => Some("--security".into()),
+                _ => None,
+            },
+            ErrorKind::Exec(e) => match e {
+                ExecError::Unsupported { instruction } => Some((*instruction).to_owned()),
+                ExecError::UnsupportedChownName { .. } => Some("--chown".into()),
+                ExecError::UnsupportedCopyFrom { .. } => Some("--from".into()),
                 _ => None,
             },
             _ => None,
@@ -180,7 +190,8 @@ from_kind!(
     ContextError,
     StoreError,
     ExtractError,
-    LayerError
+    LayerError,
+    ExecError
 );
 
 /// An operating-system error kept so that errors stay `Clone + Eq`.

@@ -7,6 +7,7 @@
 //!   -> dockerfile::parse        Ast: nodes with raw words and spans
 //!   -> instructions::parse      typed instructions grouped in stages
 //!   -> plan::plan               the stages to build, in order, words expanded
+//!   -> exec::Builder::build     each stage's steps: cached or run, layers into the store
 //!   -> image                    config, history, manifest (deterministic JSON), validation
 //! ```
 //!

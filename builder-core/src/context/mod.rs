@@ -93,6 +93,22 @@ impl Context {
         })
     }
 
+    /// Opens a directory tree with no ignore rules (an earlier stage's filesystem, for
+    /// `COPY --from`): a `.dockerignore` inside it is just a file.
+    pub fn open_tree(root: &Path) -> Result<Context, ContextError> {
+        let root = std::fs::canonicalize(root).map_err(|e| ContextError::io(root, &e))?;
+        if !root.is_dir() {
+            return Err(ContextError::NotADirectory { path: root });
+        }
+        Ok(Context {
+            root,
+            ignore_file: None,
+            ignore: None,
+            cache: Mutex::new(StatCache::in_memory()),
+            stats: checksum::Counters::default(),
+        })
+    }
+
     /// The context directory (canonical).
     pub fn root(&self) -> &Path {
         &self.root

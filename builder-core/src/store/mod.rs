@@ -8,6 +8,8 @@
 //! <root>/hoist/tmp/                 temporary files (same filesystem as blobs, so renames are atomic)
 //! <root>/hoist/cache/<hex>          one cache record per cache key
 //! <root>/hoist/snapshots/<hex>      extracted layers, by diff_id
+//! <root>/hoist/stat-cache/<hex>     file digests by stat data, per build context (by the
+//!                                   sha256 of its canonical path)
 //! <root>/hoist/locks/               flock(2) lock files
 //! ```
 //!
@@ -95,6 +97,14 @@ impl Store {
     /// Where the extracted layer with this diff_id lives (`hoist/snapshots/<hex>`).
     pub fn snapshot_dir(&self, diff_id: &Digest) -> PathBuf {
         self.hoist_dir().join("snapshots").join(diff_id.encoded())
+    }
+
+    /// Where the stat cache of the build context at `context_root` (a canonical path) lives, so
+    /// that an unchanged context is not read again by the next build.
+    pub fn stat_cache_dir(&self, context_root: &Path) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let id = Digest::sha256_of(context_root.as_os_str().as_bytes());
+        self.hoist_dir().join("stat-cache").join(id.encoded())
     }
 
     /// The directory for temporary files and directories, on the blobs' filesystem.

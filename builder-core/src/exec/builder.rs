@@ -1,0 +1,500 @@
+//! [`Builder`]: runs a plan stage by stage and assembles the image.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use registry_client::{Descriptor, Digest, media_type};
+
+use super::commit::{apply_layer, format_created, write_layer};
+use super::copy::{CopyOrigin, PreparedCopy};
+use super::diff::{DiffDir, Meta, image_components};
+use super::stage::{StageState, apply_metadata};
+use super::{CacheKey, ExecError, KeyInput};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink, StepId};
+use crate::image::validate::{DocumentKind, SchemaValidator};
+use crate::image::{
+    ConfigBlob, ImageConfig, ImageError, ManifestFormat, canonical_json, creates_layer,
+    history_text, image_manifest, normalize_workdir,
+};
+use crate::instructions::{Copy, Instruction};
+use crate::layer::Compression;
+use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
+use crate::source::{SourceFile, Span};
+use crate::store::{self, CacheRecord, CachedLayer, Store};
+use crate::{dockerfile, instructions};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The build context directory.
+    pub context_dir: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: Arc<SourceFile>,
+    /// Where the Dockerfile is on disk, for `<Dockerfile>.dockerignore`.
+    pub dockerfile_path: Option<PathBuf>,
+    /// Build args, target, platform.
+    pub plan_options: PlanOptions,
+    /// Tags to give the image in the store (`hello` means `hello:latest`).
+    pub tags: Vec<String>,
+    /// Do not look steps up in the cache (results are still stored).
+    pub no_cache: bool,
+    /// How layers are compressed.
+    pub compression: Compression,
+    /// `SOURCE_DATE_EPOCH`: every timestamp is this time, file mtimes are clamped to it.
+    pub source_date_epoch: Option<i64>,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltImage {
+    /// The image manifest's digest.
+    pub manifest_digest: Digest,
+    /// The image config's digest.
+    pub config_digest: Digest,
+    /// The manifest's size in bytes.
+    pub manifest_size: u64,
+    /// The tags given to it, normalised.
+    pub tags: Vec<String>,
+}
+
+/// Builds images into a store, reporting progress to an event sink.
+#[derive(Clone)]
+pub struct Builder {
+    store: Store,
+    events: Arc<dyn EventSink>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// A builder writing into `store` and reporting to `events`.
+    pub fn new(store: Store, events: Arc<dyn EventSink>) -> Self {
+        Builder { store, events }
+    }
+
+    /// Builds `request`: parse, plan, run each stage, write config and manifest, tag.
+    pub fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
+        let ast = dockerfile::parse(&request.dockerfile)?;
+        let typed = instructions::parse(&ast)?;
+        let plan = plan::plan(&typed, &request.plan_options, &OfflineResolver)?;
+        for warning in &plan.warnings {
+            self.events.emit(Event::Warning {
+                message: warning.short.clone(),
+            });
+        }
+        let tags = request
+            .tags
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let context_root = std::fs::canonicalize(&request.context_dir).map_err(ExecError::io(
+            "open the build context",
+            &request.context_dir,
+        ))?;
+        let stat_cache = self.store.stat_cache_dir(&context_root);
+        let context = Context::open(
+            &context_root,
+            request.dockerfile_path.as_deref(),
+            Some(&stat_cache),
+        )?;
+        let tmp = self.store.tmp_dir();
+        let scratch = tempfile::Builder::new()
+            .prefix("build-")
+            .tempdir_in(&tmp)
+            .map_err(ExecError::io("create a directory in", &tmp))?;
+        let mut build = Build {
+            store: &self.store,
+            events: self.events.as_ref(),
+            request: &request,
+            context,
+            scratch: scratch.path().to_owned(),
+            next_step: 0,
+            stages: BTreeMap::new(),
+            stage_names: BTreeMap::new(),
+        };
+        for stage in &plan.stages {
+            let state = build.run_stage(stage)?;
+            build.stages.insert(stage.index, state);
+        }
+        let target = plan.target().ok_or(ExecError::NothingToBuild)?;
+        let state = build
+            .stages
+            .remove(&target.index)
+            .ok_or(ExecError::NothingToBuild)?;
+        let image = build.assemble(state, tags)?;
+        drop(build);
+        // Removes every stage's filesystem.
+        scratch
+            .close()
+            .map_err(ExecError::io("remove", &self.store.tmp_dir()))?;
+        Ok(image)
+    }
+}
+
+/// `hello` -> `hello:latest`; a name with a tag or digest is kept.
+fn normalize_tag(tag: &str) -> Result<String, ExecError> {
+    let invalid = |reason| ExecError::InvalidTag {
+        tag: tag.to_owned(),
+        reason,
+    };
+    if tag.is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("it contains whitespace"));
+    }
+    let last = tag.rsplit('/').next().unwrap_or(tag);
+    if last.contains(':') || last.contains('@') {
+        Ok(tag.to_owned())
+    } else {
+        Ok(format!("{tag}:latest"))
+    }
+}
+
+/// The compression as it enters the store's cache key (`gzip:6`, `zstd:3`, `none`).
+fn compression_tag(compression: Compression) -> String {
+    match compression {
+        Compression::None => "none".to_owned(),
+        Compression::Gzip { level } => format!("gzip:{level}"),
+        Compression::Zstd { level } => format!("zstd:{level}"),
+    }
+}
+
+/// One build in progress.
+struct Build<'a> {
+    store: &'a Store,
+    events: &'a dyn EventSink,
+    request: &'a BuildRequest,
+    context: Context,
+    scratch: PathBuf,
+    next_step: u32,
+    stages: BTreeMap<usize, StageState>,
+    stage_names: BTreeMap<usize, String>,
+}
+
+impl Build<'_> {
+    fn start(&mut self, name: String) -> (StepId, Instant) {
+        self.next_step += 1;
+        let id = StepId(self.next_step);
+        self.events.emit(Event::StepStarted { id, name });
+        (id, Instant::now())
+    }
+
+    fn finish<T>(&self, (id, started): (StepId, Instant), result: Result<T>) -> Result<T> {
+        match &result {
+            Ok(_) => self.events.emit(Event::StepDone {
+                id,
+                elapsed: started.elapsed(),
+            }),
+            Err(e) => self.events.emit(Event::StepFailed {
+                id,
+                message: e.kind().to_string(),
+            }),
+        }
+        result
+    }
+
+    fn located<T>(&self, result: Result<T>, span: Span) -> Result<T> {
+        result.map_err(|e: Error| e.at(&self.request.dockerfile, span))
+    }
+
+    fn stage_label(&self, index: usize) -> String {
+        self.stage_names
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| format!("stage-{index}"))
+    }
+
+    fn run_stage(&mut self, stage: &PlannedStage) -> Result<StageState> {
+        let label = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", stage.index));
+        self.stage_names.insert(stage.index, label.clone());
+        let total = stage.steps.len() + 1;
+        let base = match &stage.base {
+            Base::Scratch => "scratch".to_owned(),
+            Base::Image(image) => image.clone(),
+            Base::Stage(index) => self.stage_label(*index),
+        };
+        let step = self.start(format!("[{label} 1/{total}] FROM {base}"));
+        let state = self.base(stage);
+        let mut state = self.finish(step, self.located(state, stage.span))?;
+        for (i, planned) in stage.steps.iter().enumerate() {
+            let name = format!("[{label} {}/{total}] {}", i + 2, planned.step.original);
+            let step = self.start(name);
+            let id = step.0;
+            let result = self.run_step(state, planned, id);
+            state = self.finish(step, self.located(result, planned.step.span))?;
+        }
+        Ok(state)
+    }
+
+    /// The state a stage starts from: an empty filesystem or an earlier stage's.
+    fn base(&self, stage: &PlannedStage) -> Result<StageState> {
+        let rootfs = self.scratch.join(format!("stage-{}", stage.index));
+        std::fs::create_dir(&rootfs).map_err(ExecError::io("create directory", &rootfs))?;
+        let p = &stage.platform;
+        match &stage.base {
+            Base::Scratch => {
+                let platform = registry_client::Platform {
+                    architecture: p.architecture.clone(),
+                    os: p.os.clone(),
+                    variant: p.variant.clone(),
+                    ..Default::default()
+                };
+                let name = match &p.variant {
+                    Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                    None => format!("{}/{}", p.os, p.architecture),
+                };
+                Ok(StageState {
+                    config: ImageConfig::scratch(&platform).with_default_path_env(),
+                    layers: Vec::new(),
+                    key: KeyInput::Scratch { platform: &name }.key(),
+                    rootfs,
+                    created: None,
+                    cmd_set: false,
+                })
+            }
+            Base::Stage(index) => {
+                let parent = self.stages.get(index).ok_or(ExecError::NothingToBuild)?;
+                for layer in &parent.layers {
+                    apply_layer(self.store, layer, &rootfs)?;
+                }
+                Ok(StageState {
+                    config: parent.config.clone().without_onbuild(),
+                    rootfs,
+                    cmd_set: false,
+                    ..parent.clone()
+                })
+            }
+            Base::Image(image) => Err(ExecError::UnsupportedBase {
+                image: image.clone(),
+            }
+            .into()),
+        }
+    }
+
+    fn run_step(
+        &mut self,
+        state: StageState,
+        planned: &PlannedStep,
+        id: StepId,
+    ) -> Result<StageState> {
+        let instruction = &planned.step.instruction;
+        let before = state.config.clone();
+        let history = history_text(instruction, &before, &planned.args)?;
+        let mut state = match instruction {
+            Instruction::Run(_) | Instruction::Add(_) | Instruction::From(_) => {
+                return Err(ExecError::Unsupported {
+                    instruction: instruction.keyword(),
+                }
+                .into());
+            }
+            Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id)?,
+            Instruction::Workdir(path) if creates_layer(instruction, &before) => {
+                let dir = normalize_workdir(&before.config.working_dir, path);
+                self.mkdir(state, &dir, id)?
+            }
+            _ => state,
+        };
+        let cmd_set = state.cmd_set || matches!(instruction, Instruction::Cmd(_));
+        state.config = apply_metadata(state.config, instruction, state.cmd_set)?;
+        state.cmd_set = cmd_set;
+        if let Some(text) = history {
+            let created = self.history_time(state.created);
+            let empty = !creates_layer(instruction, &before);
+            state.config = state.config.with_history(&text, empty, created);
+        }
+        Ok(state)
+    }
+
+    fn history_time(&self, layer_time: Option<i64>) -> Option<String> {
+        self.request
+            .source_date_epoch
+            .or(layer_time)
+            .map(format_created)
+    }
+
+    fn copy(
+        &self,
+        state: StageState,
+        copy: &Copy,
+        from_stage: Option<usize>,
+        id: StepId,
+    ) -> Result<StageState> {
+        if copy.parents {
+            return Err(ExecError::Unsupported {
+                instruction: "COPY --parents",
+            }
+            .into());
+        }
+        let workdir = state.config.config.working_dir.clone();
+        let stage_context;
+        let origin = match (&copy.from, from_stage) {
+            (None, _) => CopyOrigin::Context(&self.context),
+            (Some(_), Some(index)) => {
+                let source = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
+                stage_context = Context::open_tree(&source.rootfs)?;
+                CopyOrigin::Stage(&stage_context, &source.key)
+            }
+            (Some(from), None) => {
+                return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
+            }
+        };
+        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?;
+        let key = prepared.key(&state.key)?;
+        self.layer_step(state, key, id, |diff| prepared.write(diff))
+    }
+
+    /// `WORKDIR` creating its directory (0755 root:root) as a layer, as BuildKit does.
+    fn mkdir(&self, state: StageState, dir: &str, id: StepId) -> Result<StageState> {
+        let key = KeyInput::Mkdir {
+            parent: state.key.digest().as_str(),
+            path: dir,
+            owner: (0, 0),
+        }
+        .key();
+        let parts = image_components(dir);
+        let mut existing = state.rootfs.clone();
+        existing.extend(&parts);
+        let exists = existing.is_dir();
+        self.layer_step(state, key, id, |diff| {
+            diff.ensure_parents(&parts)?;
+            if !exists {
+                let meta = Meta {
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    mtime_ns: 0,
+                };
+                diff.put_dir(&parts, meta)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A step that makes a layer: answered from the cache, or `write` fills a fresh diff that
+    /// becomes the layer; either way the layer is applied onto the stage's filesystem.
+    fn layer_step(
+        &self,
+        mut state: StageState,
+        key: CacheKey,
+        id: StepId,
+        write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
+    ) -> Result<StageState> {
+        let request = self.request;
+        // The compression decides the blob, so it is part of the store's key.
+        let store_key = store::CacheKey::sha256_of(
+            format!("{}\n{}", key.digest(), compression_tag(request.compression)).as_bytes(),
+        );
+        let cached = if request.no_cache {
+            None
+        } else {
+            self.store.cache_get(&store_key)?
+        };
+        let (layer, created_at) = match cached {
+            Some(CacheRecord {
+                layer: Some(layer),
+                created_at,
+                ..
+            }) if self.store.has_blob(&layer.descriptor.digest) => {
+                self.events.emit(Event::StepCached { id });
+                (layer, created_at)
+            }
+            _ => {
+                let layer = self.write_step_layer(&state.rootfs, write)?;
+                let created_at = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let record = CacheRecord {
+                    layer: Some(layer.clone()),
+                    payload: serde_json::Value::Null,
+                    created_at,
+                };
+                self.store.cache_put(&store_key, &record)?;
+                (layer, created_at)
+            }
+        };
+        apply_layer(self.store, &layer.descriptor, &state.rootfs)?;
+        state.config = state.config.with_layer(layer.diff_id.clone());
+        state.layers.push(layer.descriptor);
+        state.key = key;
+        state.created = Some(i64::try_from(created_at).unwrap_or(i64::MAX));
+        Ok(state)
+    }
+
+    fn write_step_layer(
+        &self,
+        rootfs: &Path,
+        write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
+    ) -> Result<CachedLayer> {
+        let diff_root = tempfile::Builder::new()
+            .prefix("diff-")
+            .tempdir_in(&self.scratch)
+            .map_err(ExecError::io("create a directory in", &self.scratch))?;
+        let mut diff = DiffDir::new(diff_root.path().to_owned(), rootfs.to_owned());
+        write(&mut diff)?;
+        diff.finish()?;
+        let layer = write_layer(
+            self.store,
+            diff_root.path(),
+            self.request.compression,
+            self.request.source_date_epoch,
+        )?;
+        diff_root
+            .close()
+            .map_err(ExecError::io("remove", &self.scratch))?;
+        Ok(layer)
+    }
+
+    /// Config and manifest into the store, validated, then tagged.
+    fn assemble(&self, state: StageState, tags: Vec<String>) -> Result<BuiltImage> {
+        let created = self.history_time(state.created);
+        let config = ConfigBlob::from_config(state.config.with_created(created));
+        let validator = SchemaValidator::new();
+        validator.validate(DocumentKind::Config, config.bytes())?;
+        let (config_digest, config_size) = self.store.put_blob(config.bytes())?;
+        let config_descriptor =
+            Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config_size);
+        let manifest =
+            image_manifest(ManifestFormat::Oci, &config_descriptor, &state.layers, None)?;
+        let bytes = canonical_json(&manifest);
+        // The OCI manifest schema asks for at least one layer; an image of metadata only
+        // (`FROM scratch` + `LABEL`) is still valid for every engine, so it skips the check.
+        if !state.layers.is_empty() {
+            validator.validate(DocumentKind::Manifest, &bytes)?;
+        } else if serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
+            return Err(ImageError::InvalidJson {
+                document: "image manifest",
+                reason: "not JSON".into(),
+            }
+            .into());
+        }
+        let (manifest_digest, manifest_size) = self.store.put_blob(&bytes)?;
+        let descriptor = Descriptor::new(
+            media_type::OCI_MANIFEST,
+            manifest_digest.clone(),
+            manifest_size,
+        );
+        for tag in &tags {
+            self.store.tag(tag, &descriptor)?;
+        }
+        Ok(BuiltImage {
+            manifest_digest,
+            config_digest,
+            manifest_size,
+            tags,
+        })
+    }
+}

@@ -1,0 +1,218 @@
+//! A diff directory: the files one step adds, at their paths in the image, with the metadata
+//! the layer records. Written fresh for each step, then turned into a layer.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, lchown, symlink};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
+
+use super::ExecError;
+
+/// The owner, mode and modification time an entry gets in the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Meta {
+    /// Permission bits (ignored for symlinks).
+    pub mode: u32,
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+/// What created parent directories get when the image has none at that path: 0755 root:root,
+/// mtime 0 (deterministic; clamped further by `SOURCE_DATE_EPOCH`).
+const NEW_PARENT: Meta = Meta {
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    mtime_ns: 0,
+};
+
+/// A diff directory being filled for one step.
+#[derive(Debug)]
+pub(super) struct DiffDir {
+    root: PathBuf,
+    rootfs: PathBuf,
+    dir_times: Vec<(PathBuf, i128)>,
+}
+
+/// An absolute image path, cleaned (no `.`, `..` above the root, repeated slashes), as the
+/// components below `/`.
+pub(super) fn image_components(path: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    parts
+}
+
+impl DiffDir {
+    /// A diff rooted at `root` (an empty directory) for a stage whose filesystem is `rootfs`.
+    pub(super) fn new(root: PathBuf, rootfs: PathBuf) -> Self {
+        DiffDir {
+            root,
+            rootfs,
+            dir_times: Vec::new(),
+        }
+    }
+
+    fn host_path(&self, parts: &[String]) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend(parts);
+        p
+    }
+
+    /// Creates the parents of `parts` that the diff lacks, with the metadata the stage's
+    /// filesystem has for them, or [`NEW_PARENT`]'s.
+    pub(super) fn ensure_parents(&mut self, parts: &[String]) -> Result<(), ExecError> {
+        self.ensure_dirs(&parts[..parts.len().saturating_sub(1)])
+    }
+
+    /// Creates `parts` and its parents where the diff lacks them, as [`Self::ensure_parents`].
+    pub(super) fn ensure_dirs(&mut self, parts: &[String]) -> Result<(), ExecError> {
+        for depth in 1..=parts.len() {
+            let here = self.host_path(&parts[..depth]);
+            if fs::symlink_metadata(&here).is_ok() {
+                continue;
+            }
+            let mut existing = self.rootfs.clone();
+            existing.extend(&parts[..depth]);
+            let meta = match fs::symlink_metadata(&existing) {
+                Ok(m) if m.is_dir() => meta_of(&m),
+                _ => NEW_PARENT,
+            };
+            self.put_dir(&parts[..depth], meta)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the stage's filesystem has a directory at `parts`.
+    pub(super) fn is_existing_dir(&self, parts: &[String]) -> bool {
+        let mut existing = self.rootfs.clone();
+        existing.extend(parts);
+        fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir())
+    }
+
+    /// Makes way for a new entry at `path`: removes what is there unless both are directories.
+    fn clear(path: &Path, keep_dir: bool) -> Result<(), ExecError> {
+        match fs::symlink_metadata(path) {
+            Err(_) => Ok(()),
+            Ok(m) if m.is_dir() && keep_dir => Ok(()),
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(ExecError::io("remove", path)),
+            Ok(_) => fs::remove_file(path).map_err(ExecError::io("remove", path)),
+        }
+    }
+
+    /// A directory at `parts` (the root itself is never written: it is not in a layer).
+    pub(super) fn put_dir(&mut self, parts: &[String], meta: Meta) -> Result<(), ExecError> {
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let path = self.host_path(parts);
+        Self::clear(&path, true)?;
+        if !path.is_dir() {
+            fs::create_dir(&path).map_err(ExecError::io("create directory", &path))?;
+        }
+        set_owner_mode(&path, meta, false)?;
+        self.dir_times.push((path, meta.mtime_ns));
+        Ok(())
+    }
+
+    /// A regular file at `parts` with the content of `source` (streamed).
+    pub(super) fn put_file(
+        &mut self,
+        parts: &[String],
+        source: &Path,
+        meta: Meta,
+    ) -> Result<(), ExecError> {
+        let path = self.host_path(parts);
+        Self::clear(&path, false)?;
+        fs::copy(source, &path).map_err(ExecError::io("copy", source))?;
+        set_owner_mode(&path, meta, false)?;
+        set_mtime(&path, meta.mtime_ns)
+    }
+
+    /// A regular file at `parts` holding `bytes`.
+    pub(super) fn put_bytes(
+        &mut self,
+        parts: &[String],
+        bytes: &[u8],
+        meta: Meta,
+    ) -> Result<(), ExecError> {
+        let path = self.host_path(parts);
+        Self::clear(&path, false)?;
+        fs::write(&path, bytes).map_err(ExecError::io("write", &path))?;
+        set_owner_mode(&path, meta, false)?;
+        set_mtime(&path, meta.mtime_ns)
+    }
+
+    /// A symlink at `parts` pointing at `target` (stored as is).
+    pub(super) fn put_symlink(
+        &mut self,
+        parts: &[String],
+        target: &Path,
+        meta: Meta,
+    ) -> Result<(), ExecError> {
+        let path = self.host_path(parts);
+        Self::clear(&path, false)?;
+        symlink(target, &path).map_err(ExecError::io("create symlink", &path))?;
+        set_owner_mode(&path, meta, true)?;
+        set_mtime(&path, meta.mtime_ns)
+    }
+
+    /// Sets the directories' modification times, deepest first (writing into a directory
+    /// changes its mtime, so this comes last).
+    pub(super) fn finish(mut self) -> Result<(), ExecError> {
+        self.dir_times
+            .sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+        for (path, mtime) in &self.dir_times {
+            set_mtime(path, *mtime)?;
+        }
+        Ok(())
+    }
+}
+
+/// The metadata of an existing entry.
+fn meta_of(m: &fs::Metadata) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    Meta {
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    }
+}
+
+/// Owner first (chown clears setuid bits), then mode.
+fn set_owner_mode(path: &Path, meta: Meta, is_symlink: bool) -> Result<(), ExecError> {
+    lchown(path, Some(meta.uid), Some(meta.gid)).map_err(ExecError::io("chown", path))?;
+    if !is_symlink {
+        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))
+            .map_err(ExecError::io("chmod", path))?;
+    }
+    Ok(())
+}
+
+fn set_mtime(path: &Path, mtime_ns: i128) -> Result<(), ExecError> {
+    let secs = mtime_ns.div_euclid(1_000_000_000);
+    let nanos = mtime_ns.rem_euclid(1_000_000_000);
+    let time = Timespec {
+        tv_sec: i64::try_from(secs).unwrap_or(0),
+        tv_nsec: i64::try_from(nanos).unwrap_or(0) as _,
+    };
+    let times = Timestamps {
+        last_access: time,
+        last_modification: time,
+    };
+    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(ExecError::io("set the modification time of", path))
+}

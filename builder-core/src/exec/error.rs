@@ -1,0 +1,97 @@
+//! Why a build could not run a step.
+
+use std::path::PathBuf;
+
+use crate::store::IoCause;
+
+/// An error of the executor. Located at the instruction by the build loop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// The instruction exists but this version of `hoist build` cannot run it.
+    #[error("{instruction} is not supported yet by hoist build")]
+    Unsupported {
+        /// The keyword (`RUN`, `ADD`).
+        instruction: &'static str,
+    },
+    /// `FROM` names an image from a registry.
+    #[error(
+        "FROM {image}: building on an image from a registry is not supported yet by hoist build"
+    )]
+    UnsupportedBase {
+        /// The image reference.
+        image: String,
+    },
+    /// `COPY --from` names an image rather than an earlier stage.
+    #[error("COPY --from={from}: copying from an image is not supported yet by hoist build")]
+    UnsupportedCopyFrom {
+        /// The `--from` value.
+        from: String,
+    },
+    /// `--chown` names a user or group instead of numeric ids.
+    #[error(
+        "--chown={value}: user and group names are not supported yet by hoist build \
+         (use numeric uid:gid)"
+    )]
+    UnsupportedChownName {
+        /// The `--chown` value.
+        value: String,
+    },
+    /// Several sources were copied to a destination that is not a directory.
+    #[error(
+        "when using COPY with more than one source file, the destination must be a directory \
+         and end with a / (got {dest:?})"
+    )]
+    DestinationNotDirectory {
+        /// The destination as written.
+        dest: String,
+    },
+    /// A source with wildcards matched nothing.
+    #[error("COPY source {pattern:?} matched no file")]
+    NoMatch {
+        /// The source as written.
+        pattern: String,
+    },
+    /// A source is a device, FIFO or socket.
+    #[error("cannot copy {path}: only files, directories and symlinks can be copied")]
+    UnsupportedFileType {
+        /// The file on the host.
+        path: PathBuf,
+    },
+    /// A tag given with `-t` is not a valid reference name.
+    #[error("invalid tag {tag:?}: {reason}")]
+    InvalidTag {
+        /// The tag as given.
+        tag: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The plan holds no stage.
+    #[error("the Dockerfile has no stage to build")]
+    NothingToBuild,
+    /// A file operation on the host failed.
+    #[error("cannot {operation} {path}: {cause}")]
+    Io {
+        /// What was being done (`create directory`, `copy`).
+        operation: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        cause: IoCause,
+    },
+}
+
+impl ExecError {
+    /// An [`ExecError::Io`] maker for `map_err`.
+    pub(crate) fn io<E: Into<IoCause>>(
+        operation: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(E) -> ExecError + use<E> {
+        let path = path.to_owned();
+        move |e| ExecError::Io {
+            operation,
+            path,
+            cause: e.into(),
+        }
+    }
+}
