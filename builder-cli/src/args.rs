@@ -40,6 +40,16 @@ pub enum DebugCommand {
 /// Flags of `hoist debug plan`, named as `docker build` names them.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// What decides the plan.
+    #[command(flatten)]
+    pub frontend: FrontendArgs,
+    /// The build context directory.
+    pub context: PathBuf,
+}
+
+/// The flags `hoist build` and `hoist debug plan` share: what decides the plan.
+#[derive(Debug, Args)]
+pub struct FrontendArgs {
     /// Name of the Dockerfile (default: CONTEXT/Dockerfile; `-` for standard input).
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -55,28 +65,17 @@ pub struct PlanArgs {
     /// Allow extra privileged entitlements (security.insecure).
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
-    /// The build context directory.
-    pub context: PathBuf,
 }
 
 /// Flags of `hoist build`, named as `docker build` names them.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Name of the Dockerfile (default: CONTEXT/Dockerfile; `-` for standard input).
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
-    pub file: Option<PathBuf>,
+    /// What decides the plan.
+    #[command(flatten)]
+    pub frontend: FrontendArgs,
     /// Name and optionally a tag (`name:tag`) for the image; repeatable.
     #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
     pub tags: Vec<String>,
-    /// Set the target build stage to build.
-    #[arg(long, value_name = "STAGE")]
-    pub target: Option<String>,
-    /// Set a build-time variable (`NAME=VALUE`, or `NAME` to take it from the environment).
-    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
-    pub build_args: Vec<String>,
-    /// Set the target platform (e.g. linux/amd64).
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
     /// Do not use the cache.
     #[arg(long)]
     pub no_cache: bool,

@@ -8,7 +8,7 @@ use builder_core::layer::Compression;
 use builder_core::plan::PlanOptions;
 use builder_core::platform::Platform;
 
-use crate::args::{BuildArgs, PlanArgs};
+use crate::args::FrontendArgs;
 
 /// Where the Dockerfile comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +72,8 @@ pub fn build_args(
     Ok(out)
 }
 
-/// The planner's options from `hoist debug plan`'s flags.
-pub fn plan_options(args: &PlanArgs) -> Result<PlanOptions> {
+/// The planner's options from the flags `hoist build` and `hoist debug plan` share.
+pub fn plan_options(args: &FrontendArgs) -> Result<PlanOptions> {
     let mut options = PlanOptions {
         build_args: build_args(&args.build_args, &|k| std::env::var(k).ok())?,
         target: args.target.clone(),
@@ -91,20 +91,6 @@ pub fn plan_options(args: &PlanArgs) -> Result<PlanOptions> {
                 "unknown entitlement {other:?} for --allow (known: security.insecure, network.host)"
             ),
         }
-    }
-    Ok(options)
-}
-
-/// The planner's options from `hoist build`'s flags.
-pub fn build_plan_options(args: &BuildArgs) -> Result<PlanOptions> {
-    let mut options = PlanOptions {
-        build_args: build_args(&args.build_args, &|k| std::env::var(k).ok())?,
-        target: args.target.clone(),
-        ..PlanOptions::default()
-    };
-    if let Some(p) = &args.platform {
-        options.target_platform =
-            Platform::parse(p).map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
     }
     Ok(options)
 }

@@ -12,9 +12,7 @@ use builder_core::store::Store;
 
 use crate::Failure;
 use crate::args::BuildArgs;
-use crate::options::{
-    DockerfileSource, build_plan_options, compression, source_date_epoch, store_root,
-};
+use crate::options::{DockerfileSource, compression, plan_options, source_date_epoch, store_root};
 
 /// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
 #[derive(Debug, Default)]
@@ -54,10 +52,10 @@ impl EventSink for PlainProgress {
 /// Runs `hoist build`.
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let env = |k: &str| std::env::var(k).ok();
-    let plan_options = build_plan_options(args)?;
+    let plan_options = plan_options(&args.frontend)?;
     let compression = compression(&args.compression)?;
     let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH"))?;
-    let source = DockerfileSource::resolve(args.file.as_deref(), &args.context);
+    let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
     let (name, text) = source.read()?;
     let dockerfile_path = match &source {
         DockerfileSource::Path(p) => Some(p.clone()),

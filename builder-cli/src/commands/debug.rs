@@ -29,8 +29,8 @@ pub fn run(command: &DebugCommand, out: &mut dyn Write) -> Result<(), Failure> {
 }
 
 fn plan_command(args: &PlanArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let options = plan_options(args)?;
-    let source = DockerfileSource::resolve(args.file.as_deref(), &args.context);
+    let options = plan_options(&args.frontend)?;
+    let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
     let (name, text) = source.read()?;
     let file = SourceFile::new(name, text);
     let ast = dockerfile::parse(&file)?;
