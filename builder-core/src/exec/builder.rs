@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
+use super::base::{BaseResolver, BaseSources, Bases, ResolvedBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
@@ -22,7 +23,8 @@ use crate::image::{
 };
 use crate::instructions::{Copy, Instruction};
 use crate::layer::Compression;
-use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
+use crate::plan::{Base, PlanOptions, PlannedStage, PlannedStep};
+use crate::platform::Platform;
 use crate::source::{SourceFile, Span};
 use crate::store::{self, CacheRecord, CachedLayer, Store};
 use crate::{dockerfile, instructions};
@@ -66,6 +68,7 @@ pub struct BuiltImage {
 pub struct Builder {
     store: Store,
     events: Arc<dyn EventSink>,
+    sources: BaseSources,
 }
 
 impl std::fmt::Debug for Builder {
@@ -79,14 +82,33 @@ impl std::fmt::Debug for Builder {
 impl Builder {
     /// A builder writing into `store` and reporting to `events`.
     pub fn new(store: Store, events: Arc<dyn EventSink>) -> Self {
-        Builder { store, events }
+        Builder {
+            store,
+            events,
+            sources: BaseSources::default(),
+        }
+    }
+
+    /// Where base images come from: named contexts, `--pull`, the registry client. The
+    /// default knows the local store only.
+    #[must_use]
+    pub fn with_base_sources(mut self, sources: BaseSources) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// Builds `request`: parse, plan, run each stage, write config and manifest, tag.
     pub fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
         let ast = dockerfile::parse(&request.dockerfile)?;
         let typed = instructions::parse(&ast)?;
-        let plan = plan::plan(&typed, &request.plan_options, &OfflineResolver)?;
+        let mut next_step = 0;
+        let (plan, bases) = BaseResolver {
+            store: &self.store,
+            sources: &self.sources,
+            events: self.events.as_ref(),
+            next_step: &mut next_step,
+        }
+        .plan(&typed, &request.plan_options)?;
         for warning in &plan.warnings {
             self.events.emit(Event::Warning {
                 message: warning.short.clone(),
@@ -118,7 +140,9 @@ impl Builder {
             request: &request,
             context,
             scratch: scratch.path().to_owned(),
-            next_step: 0,
+            next_step,
+            bases,
+            platform: request.plan_options.target_platform.clone(),
             stages: BTreeMap::new(),
             stage_names: BTreeMap::new(),
         };
@@ -178,6 +202,9 @@ struct Build<'a> {
     context: Context,
     scratch: PathBuf,
     next_step: u32,
+    bases: Bases,
+    /// The platform of the stage being built.
+    platform: Platform,
     stages: BTreeMap<usize, StageState>,
     stage_names: BTreeMap<usize, String>,
 }
@@ -221,6 +248,7 @@ impl Build<'_> {
             .clone()
             .unwrap_or_else(|| format!("stage-{}", stage.index));
         self.stage_names.insert(stage.index, label.clone());
+        self.platform = stage.platform.clone();
         let total = stage.steps.len() + 1;
         let base = match &stage.base {
             Base::Scratch => "scratch".to_owned(),
@@ -278,10 +306,11 @@ impl Build<'_> {
                     ..parent.clone()
                 })
             }
-            Base::Image(image) => Err(ExecError::UnsupportedBase {
-                image: image.clone(),
+            Base::Image(image) => {
+                let base = self.bases.get(image, &stage.platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                base_state(self.store, base, rootfs, &stage.platform, options)
             }
-            .into()),
         }
     }
 
@@ -341,6 +370,7 @@ impl Build<'_> {
         }
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
+        let image_state;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
@@ -348,9 +378,31 @@ impl Build<'_> {
                 stage_context = Context::open_tree(&source.rootfs)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
-            (Some(from), None) => {
-                return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
-            }
+            (Some(from), None) => match self.bases.get(from, &self.platform)? {
+                ResolvedBase::Directory(dir) => {
+                    stage_context = Context::open(dir, None, None)?;
+                    CopyOrigin::Context(&stage_context)
+                }
+                base => {
+                    let rootfs = tempfile::Builder::new()
+                        .prefix("image-")
+                        .tempdir_in(&self.scratch)
+                        .map_err(ExecError::io("create a directory in", &self.scratch))?;
+                    let options = (self.request.compression, self.request.source_date_epoch);
+                    image_state = (
+                        base_state(
+                            self.store,
+                            base,
+                            rootfs.path().to_owned(),
+                            &self.platform,
+                            options,
+                        )?,
+                        rootfs,
+                    );
+                    stage_context = Context::open_tree(&image_state.0.rootfs)?;
+                    CopyOrigin::Stage(&stage_context, &image_state.0.key)
+                }
+            },
         };
         let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?;
         let key = prepared.key(&state.key)?;

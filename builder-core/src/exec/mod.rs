@@ -1,9 +1,9 @@
 //! The executor: a plan -> layers and an image.
 //!
-//! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
-//! or heredocs), `WORKDIR` and every metadata instruction; `RUN`, `ADD` and bases from a
-//! registry fail with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at
-//! the instruction, never skipped.
+//! This slice runs `FROM scratch`, `FROM <stage>`, `FROM <image>` (a registry, the local store,
+//! a named context: see `base.rs`), `COPY` (from the context, an earlier stage, an image, a
+//! named context or heredocs), `WORKDIR` and every metadata instruction; `RUN` and `ADD` fail
+//! with [`ExecError::Unsupported`], located at the instruction, never skipped.
 //!
 //! Each stage keeps its filesystem materialised in a scratch directory under the store's tmp
 //! dir (removed when the build ends). A layer step writes its files into a fresh diff
@@ -22,6 +22,7 @@
 //! Not in this slice: `USER` does not yet own the `WORKDIR` it creates (BuildKit chowns it),
 //! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
 
+mod base;
 mod builder;
 mod cache_key;
 mod commit;
@@ -30,6 +31,7 @@ mod diff;
 mod error;
 mod stage;
 
+pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use error::ExecError;

@@ -1,0 +1,530 @@
+//! `hoist build` with base images, outputs and pushes: the real registry on a loopback port,
+//! every result read back with skopeo, umoci or tar and validated.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use builder_core::image::validate::{BlobSource, SchemaValidator, validate_image};
+use builder_core::image::{ConfigBlob, Layout};
+use builder_core::snapshot::LayerReader;
+use registry_client::{Descriptor, Digest, media_type};
+use serde_json::Value;
+
+/// The real registry (`docker-registry`, distribution 2.8) on a free loopback port, stopped on
+/// drop. (The registry-client harness does much more; this is all these tests need.)
+struct Registry {
+    child: Option<Child>,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let config = dir.path().join("config.yml");
+            fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    \
+                     rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                    dir.path().join("storage").display()
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("docker-registry is installed (scripts/install-deps)");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Registry {
+                        child: Some(child),
+                        port,
+                        _dir: dir,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the registry did not start");
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `hoist` with the store at `root`.
+fn hoist(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hoist"))
+        .args(args)
+        .env("HOIST_ROOT", root)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("DOCKER_CONFIG", root.join("no-docker-config"))
+        .output()
+        .expect("run hoist")
+}
+
+/// Runs `hoist`, asserting success; returns stdout.
+fn hoist_ok(root: &Path, args: &[&str]) -> String {
+    let out = hoist(root, args);
+    assert!(
+        out.status.success(),
+        "hoist {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn skopeo_json(args: &[&str]) -> Value {
+    serde_json::from_str(&run(Command::new("skopeo").args(args))).unwrap()
+}
+
+/// A context holding a static busybox and a Dockerfile: FROM scratch + COPY + ENV + CMD.
+fn busybox_context(dir: &Path) -> PathBuf {
+    let context = dir.join("busybox");
+    fs::create_dir_all(&context).unwrap();
+    fs::copy("/bin/busybox", context.join("busybox")).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nENV BASE=busybox PATH=/bin\n\
+         WORKDIR /work\nCMD [\"/bin/busybox\", \"sh\"]\n",
+    )
+    .unwrap();
+    context
+}
+
+/// A context whose Dockerfile is `dockerfile`, with a file `app.txt`.
+fn app_context(dir: &Path, name: &str, dockerfile: &str) -> PathBuf {
+    let context = dir.join(name);
+    fs::create_dir_all(&context).unwrap();
+    fs::write(context.join("app.txt"), "app\n").unwrap();
+    fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    context
+}
+
+/// The store (or any OCI layout) as [`validate_image`] reads it.
+struct LayoutBlobs(Layout);
+
+impl BlobSource for LayoutBlobs {
+    fn open(&self, digest: &Digest) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(fs::File::open(self.0.blob_path(digest))?))
+    }
+
+    fn decompress<'a>(
+        &self,
+        _: &str,
+        compressed: Box<dyn Read + 'a>,
+    ) -> io::Result<Box<dyn Read + 'a>> {
+        Ok(Box::new(LayerReader::new(compressed)?))
+    }
+}
+
+/// Reads the image `manifest_digest` from the layout at `root`, validates it, and returns its
+/// layer digests and config.
+fn validated(root: &Path, manifest_digest: &str) -> (Vec<String>, Value) {
+    let layout = Layout::new(root);
+    let digest = Digest::parse(manifest_digest).unwrap();
+    let descriptor = Descriptor::new(media_type::OCI_MANIFEST, digest, 0);
+    let image = layout
+        .image(&descriptor, None)
+        .unwrap()
+        .expect("image in layout");
+    let config = ConfigBlob::parse(image.config.bytes().to_vec()).unwrap();
+    validate_image(
+        &SchemaValidator::new(),
+        &image.manifest,
+        &config,
+        &LayoutBlobs(layout),
+    )
+    .unwrap();
+    let layers = image
+        .manifest
+        .layers
+        .iter()
+        .map(|l| l.digest.to_string())
+        .collect();
+    (layers, serde_json::from_slice(config.bytes()).unwrap())
+}
+
+fn env_of(config: &Value) -> Vec<String> {
+    config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn push_then_build_on_the_pushed_image_pulling_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut registry = Registry::start();
+    let host = registry.host();
+    let busybox_ref = format!("{host}/busybox:1");
+
+    // 1. A busybox image built by hoist itself, pushed with --push.
+    let builder_store = tmp.path().join("store-a");
+    let context = busybox_context(tmp.path());
+    let iid = tmp.path().join("iid");
+    let meta = tmp.path().join("meta.json");
+    let digest = hoist_ok(
+        &builder_store,
+        &[
+            "build",
+            "--push",
+            "-t",
+            &busybox_ref,
+            "--iidfile",
+            iid.to_str().unwrap(),
+            "--metadata-file",
+            meta.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let (base_layers, base_config) = validated(&builder_store, &digest);
+    assert_eq!(base_layers.len(), 2, "COPY and WORKDIR layers");
+    let iid = fs::read_to_string(&iid).unwrap();
+    let meta: Value = serde_json::from_slice(&fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(meta["containerimage.digest"], digest.as_str());
+    assert_eq!(meta["containerimage.config.digest"], iid.as_str());
+    assert_eq!(meta["containerimage.descriptor"]["digest"], digest.as_str());
+    assert_eq!(
+        meta["containerimage.descriptor"]["mediaType"],
+        media_type::OCI_MANIFEST
+    );
+    assert_eq!(meta["image.name"], busybox_ref.as_str());
+    assert!(iid.starts_with("sha256:") && iid.len() == 71, "{iid}");
+
+    // 2. skopeo copies it back: the same manifest digest, the same layers.
+    let copied = tmp.path().join("copied");
+    run(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{busybox_ref}"),
+        &format!("oci:{}:b", copied.display()),
+    ]));
+    let remote = skopeo_json(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{busybox_ref}"),
+    ]);
+    assert_eq!(remote["Digest"], digest.as_str());
+    let copied_index: Value =
+        serde_json::from_slice(&fs::read(copied.join("index.json")).unwrap()).unwrap();
+    assert_eq!(copied_index["manifests"][0]["digest"], digest.as_str());
+
+    // 3. A fresh store builds FROM the pushed image: base layers byte for byte, config inherited.
+    let store = tmp.path().join("store-b");
+    let derived = "FROM {BASE}\nCOPY app.txt /app/\nENV APP=1\n".replace("{BASE}", &busybox_ref);
+    let app = app_context(tmp.path(), "app", &derived);
+    let first = hoist(&store, &["build", "-t", "app", app.to_str().unwrap()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let progress = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        progress.contains(&format!("load metadata for {busybox_ref}")),
+        "{progress}"
+    );
+    let app_digest = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    let (layers, config) = validated(&store, &app_digest);
+    assert_eq!(layers[..2], base_layers[..]);
+    assert_eq!(layers.len(), 3);
+    assert_eq!(env_of(&config), ["PATH=/bin", "BASE=busybox", "APP=1"]);
+    assert_eq!(config["config"]["WorkingDir"], "/work");
+    assert_eq!(config["config"]["Cmd"], base_config["config"]["Cmd"]);
+    // The pull is recorded as a tag in the store (index.json), as docker does.
+    let images = hoist_ok(&store, &["images"]);
+    assert!(images.contains(&busybox_ref), "{images}");
+
+    // 4. `hoist pull` and `hoist push` are thin wrappers over the same code.
+    let pull_store = tmp.path().join("store-c");
+    let pulled = hoist_ok(&pull_store, &["pull", &busybox_ref]);
+    assert_eq!(pulled, digest);
+    hoist_ok(
+        &store,
+        &[
+            "build",
+            "-t",
+            &format!("{host}/app:2"),
+            app.to_str().unwrap(),
+        ],
+    );
+    let pushed = hoist_ok(&store, &["push", &format!("{host}/app:2")]);
+    assert_eq!(pushed, app_digest);
+    let remote = skopeo_json(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{host}/app:2"),
+    ]);
+    assert_eq!(remote["Digest"], app_digest.as_str());
+
+    // 5. The registry stops: a second build still works (the base is in the store), a build
+    //    that needs a change on top of it too; --pull must go to the registry and fails.
+    registry.stop();
+    let again = hoist_ok(&store, &["build", "--no-cache", app.to_str().unwrap()]);
+    assert_eq!(again, app_digest);
+    let other = app_context(
+        tmp.path(),
+        "other",
+        &"FROM {BASE}\nLABEL other=1\n".replace("{BASE}", &busybox_ref),
+    );
+    let offline = hoist_ok(&store, &["build", other.to_str().unwrap()]);
+    validated(&store, &offline);
+    let pull = hoist(&store, &["build", "--pull", other.to_str().unwrap()]);
+    assert!(!pull.status.success());
+    let err = String::from_utf8_lossy(&pull.stderr);
+    assert!(
+        err.contains(&format!("cannot pull {host}/busybox:1")),
+        "{err}"
+    );
+}
+
+#[test]
+fn local_tags_named_contexts_and_copy_from_an_image_need_no_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let context = busybox_context(tmp.path());
+    let base_digest = hoist_ok(
+        &store,
+        &["build", "-t", "localbase", context.to_str().unwrap()],
+    );
+    let (base_layers, _) = validated(&store, &base_digest);
+
+    // FROM a local tag: no registry is running, none is contacted.
+    let app = app_context(
+        tmp.path(),
+        "app",
+        "FROM localbase\nCOPY --from=localbase /bin/busybox /copy/busybox\n\
+         COPY --from=src hello.txt /from-dir/\nENV APP=1\n",
+    );
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("hello.txt"), "hello from a named context\n").unwrap();
+    let src_arg = format!("src={}", src.display());
+    let digest = hoist_ok(
+        &store,
+        &[
+            "build",
+            "--build-context",
+            &src_arg,
+            "-t",
+            "app",
+            app.to_str().unwrap(),
+        ],
+    );
+    let (layers, config) = validated(&store, &digest);
+    assert_eq!(layers[..2], base_layers[..]);
+    assert_eq!(env_of(&config), ["PATH=/bin", "BASE=busybox", "APP=1"]);
+
+    // The filesystem, exported as a directory and as a tar.
+    let rootfs = tmp.path().join("rootfs");
+    let rootfs_tar = tmp.path().join("rootfs.tar");
+    hoist_ok(
+        &store,
+        &[
+            "build",
+            "--build-context",
+            &src_arg,
+            "--output",
+            &format!("type=local,dest={}", rootfs.display()),
+            "--output",
+            &format!("type=tar,dest={}", rootfs_tar.display()),
+            app.to_str().unwrap(),
+        ],
+    );
+    let busybox = fs::read("/bin/busybox").unwrap();
+    assert_eq!(fs::read(rootfs.join("bin/busybox")).unwrap(), busybox);
+    assert_eq!(fs::read(rootfs.join("copy/busybox")).unwrap(), busybox);
+    assert_eq!(
+        fs::read_to_string(rootfs.join("from-dir/hello.txt")).unwrap(),
+        "hello from a named context\n"
+    );
+    let listing = run(Command::new("tar").arg("tf").arg(&rootfs_tar));
+    for path in ["bin/busybox", "copy/busybox", "from-dir/hello.txt", "work/"] {
+        assert!(
+            listing.lines().any(|l| l.trim_start_matches("./") == path),
+            "{path} in {listing}"
+        );
+    }
+
+    // An OCI layout tar, unpacked, is a named context: FROM it by name.
+    let oci_tar = tmp.path().join("base-oci.tar");
+    hoist_ok(
+        &store,
+        &[
+            "build",
+            "-t",
+            "localbase",
+            "--output",
+            &format!("type=oci,dest={}", oci_tar.display()),
+            context.to_str().unwrap(),
+        ],
+    );
+    let layout = tmp.path().join("layout");
+    fs::create_dir_all(&layout).unwrap();
+    run(Command::new("tar")
+        .arg("xf")
+        .arg(&oci_tar)
+        .arg("-C")
+        .arg(&layout));
+    let inspected = skopeo_json(&["inspect", &format!("oci:{}:latest", layout.display())]);
+    assert_eq!(inspected["Digest"], base_digest.as_str());
+    let fresh = tmp.path().join("store-fresh");
+    let from_layout = app_context(tmp.path(), "from-layout", "FROM mybase\nCOPY app.txt /\n");
+    let digest = hoist_ok(
+        &fresh,
+        &[
+            "build",
+            "--build-context",
+            &format!("mybase=oci-layout://{}:latest", layout.display()),
+            from_layout.to_str().unwrap(),
+        ],
+    );
+    let (layers, _) = validated(&fresh, &digest);
+    assert_eq!(layers[..2], base_layers[..]);
+
+    // A directory named context as a FROM base: its files are the root filesystem.
+    let from_dir = app_context(tmp.path(), "from-dir", "FROM src\nCOPY app.txt /\n");
+    let digest = hoist_ok(
+        &fresh,
+        &[
+            "build",
+            "--build-context",
+            &src_arg,
+            from_dir.to_str().unwrap(),
+        ],
+    );
+    let (layers, _) = validated(&fresh, &digest);
+    assert_eq!(layers.len(), 2);
+
+    // An unknown image with no registry reachable fails with a clear error.
+    let missing = app_context(tmp.path(), "missing", "FROM 127.0.0.1:1/nothing:1\n");
+    let out = hoist(&fresh, &["build", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot pull 127.0.0.1:1/nothing:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn docker_and_oci_archives_read_back_with_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let context = busybox_context(tmp.path());
+    let docker_tar = tmp.path().join("image-docker.tar");
+    let digest = hoist_ok(
+        &store,
+        &[
+            "build",
+            "-t",
+            "bb:1",
+            "--output",
+            &format!("type=docker,dest={}", docker_tar.display()),
+            context.to_str().unwrap(),
+        ],
+    );
+    let (layers, config) = validated(&store, &digest);
+    let listing = run(Command::new("tar").arg("tf").arg(&docker_tar));
+    for name in ["manifest.json", "repositories", "index.json", "oci-layout"] {
+        assert!(listing.lines().any(|l| l == name), "{name} in {listing}");
+    }
+    let inspected = skopeo_json(&[
+        "inspect",
+        &format!("docker-archive:{}", docker_tar.display()),
+    ]);
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), layers.len());
+    assert_eq!(inspected["Env"], config["config"]["Env"]);
+    assert_eq!(inspected["RepoTags"], serde_json::json!([]));
+    let out = tmp.path().join("from-docker");
+    run(Command::new("skopeo").args([
+        "copy",
+        &format!("docker-archive:{}", docker_tar.display()),
+        &format!("oci:{}:x", out.display()),
+    ]));
+    run(Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:x", out.display()))
+        .arg(tmp.path().join("bundle")));
+    assert_eq!(
+        fs::read(tmp.path().join("bundle/rootfs/bin/busybox")).unwrap(),
+        fs::read("/bin/busybox").unwrap()
+    );
+
+    // type=oci to stdout: the digest moves to stderr, the archive is the only stdout.
+    let out = hoist(
+        &store,
+        &["build", "-o", "type=oci,dest=-", context.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let oci_tar = tmp.path().join("stdout.tar");
+    fs::write(&oci_tar, &out.stdout).unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&digest));
+    let layout = tmp.path().join("layout");
+    fs::create_dir_all(&layout).unwrap();
+    run(Command::new("tar")
+        .arg("xf")
+        .arg(&oci_tar)
+        .arg("-C")
+        .arg(&layout));
+    let (oci_layers, _) = validated(&layout, &digest);
+    assert_eq!(oci_layers, layers);
+
+    // Bad output specs are refused before anything is built.
+    for bad in ["type=image,dest=x", "type=oci", "type=oci,dest=x,foo=1"] {
+        let out = hoist(&store, &["build", "-o", bad, context.to_str().unwrap()]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--output"),
+            "{bad}"
+        );
+    }
+}
