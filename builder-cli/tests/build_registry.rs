@@ -363,6 +363,44 @@ fn local_tags_named_contexts_and_copy_from_an_image_need_no_registry() {
     assert_eq!(layers[..2], base_layers[..]);
     assert_eq!(env_of(&config), ["PATH=/bin", "BASE=busybox", "APP=1"]);
 
+    // The base's ENV feeds expansion, its ONBUILD triggers run first (in the child's context),
+    // and the child does not inherit them.
+    let trigger_base = app_context(
+        tmp.path(),
+        "trigger-base",
+        "FROM localbase\nUSER 1000\nONBUILD ENV TRIGGERED=yes\nONBUILD COPY app.txt /onbuild/\n",
+    );
+    hoist_ok(
+        &store,
+        &["build", "-t", "trigbase", trigger_base.to_str().unwrap()],
+    );
+    let child = app_context(
+        tmp.path(),
+        "child",
+        "FROM trigbase\nCOPY app.txt /$BASE/$TRIGGERED/\n",
+    );
+    let child_out = tmp.path().join("child-rootfs");
+    let digest = hoist_ok(
+        &store,
+        &[
+            "build",
+            "-o",
+            child_out.to_str().unwrap(),
+            child.to_str().unwrap(),
+        ],
+    );
+    let (layers, config) = validated(&store, &digest);
+    assert_eq!(layers[..2], base_layers[..]);
+    assert_eq!(layers.len(), 4, "base 2 + trigger COPY + COPY");
+    assert_eq!(
+        env_of(&config),
+        ["PATH=/bin", "BASE=busybox", "TRIGGERED=yes"]
+    );
+    assert_eq!(config["config"]["User"], "1000");
+    assert!(config["config"].get("OnBuild").is_none_or(Value::is_null));
+    assert!(child_out.join("onbuild/app.txt").is_file());
+    assert!(child_out.join("busybox/yes/app.txt").is_file());
+
     // The filesystem, exported as a directory and as a tar.
     let rootfs = tmp.path().join("rootfs");
     let rootfs_tar = tmp.path().join("rootfs.tar");

@@ -29,6 +29,7 @@ use crate::instructions::Dockerfile;
 use crate::layer::Compression;
 use crate::plan::{self, BaseConfig, ImageResolver, Plan, PlanError, PlanOptions};
 use crate::platform::Platform;
+use crate::source::Span;
 use crate::store::Store;
 
 /// A named context given with `--build-context name=value`.
@@ -121,15 +122,16 @@ impl ImageResolver for Bases {
     }
 }
 
-/// The image names a plan needs: stage bases and `COPY --from=<image>`, with their platform.
-fn needed(plan: &Plan) -> Vec<(String, Platform)> {
+/// The image names a plan needs (stage bases and `COPY --from=<image>`), with their platform
+/// and where the stage that needs them starts.
+fn needed(plan: &Plan) -> Vec<((String, Platform), Span)> {
     let mut out = Vec::new();
     for stage in &plan.stages {
         if let plan::Base::Image(name) = &stage.base {
-            out.push((name.clone(), stage.platform.clone()));
+            out.push(((name.clone(), stage.platform.clone()), stage.span));
         }
         for name in &stage.image_dependencies {
-            out.push((name.clone(), stage.platform.clone()));
+            out.push(((name.clone(), stage.platform.clone()), stage.span));
         }
     }
     out
@@ -157,13 +159,21 @@ impl BaseResolver<'_> {
             let plan = plan::plan(dockerfile, options, &bases)?;
             let new: Vec<_> = needed(&plan)
                 .into_iter()
-                .filter(|k| !bases.resolved.contains_key(k))
+                .filter(|(k, _)| !bases.resolved.contains_key(k))
                 .collect();
             if new.is_empty() {
                 return Ok((plan, bases));
             }
-            for (name, platform) in new {
-                let resolved = self.resolve(&name, &platform)?;
+            for ((name, platform), span) in new {
+                if bases
+                    .resolved
+                    .contains_key(&(name.clone(), platform.clone()))
+                {
+                    continue;
+                }
+                let resolved = self
+                    .resolve(&name, &platform)
+                    .map_err(|e| e.at(&plan.source, span))?;
                 bases.resolved.insert((name, platform), resolved);
             }
         }

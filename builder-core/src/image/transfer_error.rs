@@ -33,7 +33,8 @@ impl Eq for RegistryCause {}
 
 impl fmt::Display for RegistryCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.0, self.0.hint())
+        // The client's message already ends with its hint.
+        write!(f, "{}", self.0)
     }
 }
 
