@@ -36,17 +36,18 @@ impl Registry {
             fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    \
+                    "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    \
                      rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
                     dir.path().join("storage").display()
                 ),
             )
             .unwrap();
+            let log = fs::File::create(dir.path().join("registry.log")).unwrap();
             let mut child = Command::new("docker-registry")
                 .arg("serve")
                 .arg(&config)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(log)
                 .spawn()
                 .expect("docker-registry is installed (scripts/install-deps)");
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -71,6 +72,11 @@ impl Registry {
 
     fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What the registry logged (each request, at level info).
+    fn log(&self) -> String {
+        fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()
     }
 
     fn stop(&mut self) {
@@ -298,6 +304,13 @@ fn push_then_build_on_the_pushed_image_pulling_it_once() {
     );
     let pushed = hoist_ok(&store, &["push", &format!("{host}/app:2")]);
     assert_eq!(pushed, app_digest);
+    // The base layers were mounted from the repository they were pulled from, not uploaded.
+    let log = registry.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("/v2/app/blobs/uploads/") && l.contains("from=busybox")),
+        "no cross-repository mount in the registry log:\n{log}"
+    );
     let remote = skopeo_json(&[
         "inspect",
         "--tls-verify=false",

@@ -91,9 +91,11 @@ impl Remote {
     }
 
     /// Pushes `image` (in `store`) to `target`: layers and config the registry lacks are
-    /// streamed from the store's files, then the manifest is put under `target`'s tag. Returns
-    /// the manifest's digest.
+    /// streamed from the store's files (or mounted from another repository of the same registry
+    /// that an image of the store was pulled from or pushed to and that shares a layer), then
+    /// the manifest is put under `target`'s tag. Returns the manifest's digest.
     pub fn push(&self, store: &Store, image: &StoredImage, target: &Reference) -> Result<Digest> {
+        let mount_from = mount_source(store, image, target)?;
         let layout = Layout::of_store(store);
         let file = |d: &Descriptor| BlobFile {
             descriptor: d.clone(),
@@ -107,10 +109,41 @@ impl Remote {
         };
         let runtime = runtime()?;
         let digest = runtime
-            .block_on(self.client.push_image(target, &push, None))
+            .block_on(self.client.push_image(target, &push, mount_from.as_ref()))
             .map_err(TransferError::registry("push", target))?;
         Ok(digest)
     }
+}
+
+/// A repository of `target`'s registry, other than `target`'s, named by a tag of the store
+/// whose image shares a layer with `image`: the registry can mount blobs from it instead of
+/// receiving them again (a failed mount falls back to an upload).
+fn mount_source(
+    store: &Store,
+    image: &StoredImage,
+    target: &Reference,
+) -> Result<Option<Reference>> {
+    let layout = Layout::of_store(store);
+    for (tag, descriptor) in store.tags()? {
+        let Ok(source) = Reference::parse(&tag) else {
+            continue;
+        };
+        if source.registry() != target.registry() || source.repository() == target.repository() {
+            continue;
+        }
+        let Some(other) = layout.image(&descriptor, None)? else {
+            continue;
+        };
+        let shared = other
+            .manifest
+            .layers
+            .iter()
+            .any(|l| image.manifest.layers.iter().any(|m| m.digest == l.digest));
+        if shared {
+            return Ok(Some(source));
+        }
+    }
+    Ok(None)
 }
 
 /// A runtime for one blocking registry call.
