@@ -481,6 +481,20 @@ fn local_tags_named_contexts_and_copy_from_an_image_need_no_registry() {
     let (layers, _) = validated(&fresh, &digest);
     assert_eq!(layers[..2], base_layers[..]);
 
+    // docker-image:// names another image for a name.
+    let aliased = app_context(tmp.path(), "aliased", "FROM alias\nCOPY app.txt /\n");
+    let digest = hoist_ok(
+        &store,
+        &[
+            "build",
+            "--build-context",
+            "alias=docker-image://localbase:latest",
+            aliased.to_str().unwrap(),
+        ],
+    );
+    let (layers, _) = validated(&store, &digest);
+    assert_eq!(layers[..2], base_layers[..]);
+
     // A directory named context as a FROM base: its files are the root filesystem.
     let from_dir = app_context(tmp.path(), "from-dir", "FROM src\nCOPY app.txt /\n");
     let digest = hoist_ok(
