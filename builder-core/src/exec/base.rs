@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 use registry_client::Reference;
 
 use super::commit::{apply_layer, write_layer};
+use super::copy::CopyOrigin;
 use super::stage::StageState;
-use super::{ExecError, KeyInput};
+use super::{CacheKey, ExecError, KeyInput};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, StepId};
 use crate::image::{ImageConfig, Layout, Remote, StoredImage, TransferError};
@@ -364,6 +366,57 @@ pub(super) fn base_state(
         }
         ResolvedBase::Directory(dir) => {
             directory_state(store, dir, rootfs, platform, layer_options)
+        }
+    }
+}
+
+/// A base opened as the source of `COPY --from`: a directory as a context, an image
+/// materialised (through [`base_state`]) in a temporary directory of the build's scratch space.
+pub(super) struct CopyFromBase {
+    context: Context,
+    key: Option<CacheKey>,
+    _rootfs: Option<tempfile::TempDir>,
+}
+
+impl CopyFromBase {
+    /// Opens `base` for copying from.
+    pub(super) fn open(
+        store: &Store,
+        base: &ResolvedBase,
+        scratch: &Path,
+        platform: &Platform,
+        layer_options: (Compression, Option<i64>),
+    ) -> Result<Self> {
+        if let ResolvedBase::Directory(dir) = base {
+            return Ok(CopyFromBase {
+                context: Context::open(dir, None, None)?,
+                key: None,
+                _rootfs: None,
+            });
+        }
+        let rootfs = tempfile::Builder::new()
+            .prefix("image-")
+            .tempdir_in(scratch)
+            .map_err(ExecError::io("create a directory in", scratch))?;
+        let state = base_state(
+            store,
+            base,
+            rootfs.path().to_owned(),
+            platform,
+            layer_options,
+        )?;
+        Ok(CopyFromBase {
+            context: Context::open_tree(rootfs.path())?,
+            key: Some(state.key),
+            _rootfs: Some(rootfs),
+        })
+    }
+
+    /// The origin a `COPY` reads from: a directory is keyed by content, an image by its state.
+    pub(super) fn origin(&self) -> CopyOrigin<'_> {
+        match &self.key {
+            Some(key) => CopyOrigin::Stage(&self.context, key),
+            None => CopyOrigin::Context(&self.context),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
-use super::base::{BaseResolver, BaseSources, Bases, ResolvedBase, base_state};
+use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
@@ -370,7 +370,7 @@ impl Build<'_> {
         }
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
-        let image_state;
+        let from_base;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
@@ -378,31 +378,13 @@ impl Build<'_> {
                 stage_context = Context::open_tree(&source.rootfs)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
-            (Some(from), None) => match self.bases.get(from, &self.platform)? {
-                ResolvedBase::Directory(dir) => {
-                    stage_context = Context::open(dir, None, None)?;
-                    CopyOrigin::Context(&stage_context)
-                }
-                base => {
-                    let rootfs = tempfile::Builder::new()
-                        .prefix("image-")
-                        .tempdir_in(&self.scratch)
-                        .map_err(ExecError::io("create a directory in", &self.scratch))?;
-                    let options = (self.request.compression, self.request.source_date_epoch);
-                    image_state = (
-                        base_state(
-                            self.store,
-                            base,
-                            rootfs.path().to_owned(),
-                            &self.platform,
-                            options,
-                        )?,
-                        rootfs,
-                    );
-                    stage_context = Context::open_tree(&image_state.0.rootfs)?;
-                    CopyOrigin::Stage(&stage_context, &image_state.0.key)
-                }
-            },
+            (Some(from), None) => {
+                let base = self.bases.get(from, &self.platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                from_base =
+                    CopyFromBase::open(self.store, base, &self.scratch, &self.platform, options)?;
+                from_base.origin()
+            }
         };
         let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?;
         let key = prepared.key(&state.key)?;
