@@ -2,208 +2,18 @@
 //! every result read back with skopeo, umoci or tar and validated.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
-use std::io::{self, Read};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod registry_support;
 
-use builder_core::image::validate::{BlobSource, SchemaValidator, validate_image};
-use builder_core::image::{ConfigBlob, Layout};
-use builder_core::snapshot::LayerReader;
-use registry_client::{Descriptor, Digest, media_type};
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use registry_client::media_type;
 use serde_json::Value;
 
-/// The real registry (`docker-registry`, distribution 2.8) on a free loopback port, stopped on
-/// drop. (The registry-client harness does much more; this is all these tests need.)
-struct Registry {
-    child: Option<Child>,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let config = dir.path().join("config.yml");
-            fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    \
-                     rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                    dir.path().join("storage").display()
-                ),
-            )
-            .unwrap();
-            let log = fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("docker-registry is installed (scripts/install-deps)");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Registry {
-                        child: Some(child),
-                        port,
-                        _dir: dir,
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("the registry did not start");
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// What the registry logged (each request, at level info).
-    fn log(&self) -> String {
-        fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Runs `hoist` with the store at `root`.
-fn hoist(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args(args)
-        .env("HOIST_ROOT", root)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .env("DOCKER_CONFIG", root.join("no-docker-config"))
-        .output()
-        .expect("run hoist")
-}
-
-/// Runs `hoist`, asserting success; returns stdout.
-fn hoist_ok(root: &Path, args: &[&str]) -> String {
-    let out = hoist(root, args);
-    assert!(
-        out.status.success(),
-        "hoist {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn skopeo_json(args: &[&str]) -> Value {
-    serde_json::from_str(&run(Command::new("skopeo").args(args))).unwrap()
-}
-
-/// A context holding a static busybox and a Dockerfile: FROM scratch + COPY + ENV + CMD.
-fn busybox_context(dir: &Path) -> PathBuf {
-    let context = dir.join("busybox");
-    fs::create_dir_all(&context).unwrap();
-    fs::copy("/bin/busybox", context.join("busybox")).unwrap();
-    fs::write(
-        context.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nENV BASE=busybox PATH=/bin\n\
-         WORKDIR /work\nCMD [\"/bin/busybox\", \"sh\"]\n",
-    )
-    .unwrap();
-    context
-}
-
-/// A context whose Dockerfile is `dockerfile`, with a file `app.txt`.
-fn app_context(dir: &Path, name: &str, dockerfile: &str) -> PathBuf {
-    let context = dir.join(name);
-    fs::create_dir_all(&context).unwrap();
-    fs::write(context.join("app.txt"), "app\n").unwrap();
-    fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    context
-}
-
-/// The store (or any OCI layout) as [`validate_image`] reads it.
-struct LayoutBlobs(Layout);
-
-impl BlobSource for LayoutBlobs {
-    fn open(&self, digest: &Digest) -> io::Result<Box<dyn Read + '_>> {
-        Ok(Box::new(fs::File::open(self.0.blob_path(digest))?))
-    }
-
-    fn decompress<'a>(
-        &self,
-        _: &str,
-        compressed: Box<dyn Read + 'a>,
-    ) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(Box::new(LayerReader::new(compressed)?))
-    }
-}
-
-/// Reads the image `manifest_digest` from the layout at `root`, validates it, and returns its
-/// layer digests and config.
-fn validated(root: &Path, manifest_digest: &str) -> (Vec<String>, Value) {
-    let layout = Layout::new(root);
-    let digest = Digest::parse(manifest_digest).unwrap();
-    let descriptor = Descriptor::new(media_type::OCI_MANIFEST, digest, 0);
-    let image = layout
-        .image(&descriptor, None)
-        .unwrap()
-        .expect("image in layout");
-    let config = ConfigBlob::parse(image.config.bytes().to_vec()).unwrap();
-    validate_image(
-        &SchemaValidator::new(),
-        &image.manifest,
-        &config,
-        &LayoutBlobs(layout),
-    )
-    .unwrap();
-    let layers = image
-        .manifest
-        .layers
-        .iter()
-        .map(|l| l.digest.to_string())
-        .collect();
-    (layers, serde_json::from_slice(config.bytes()).unwrap())
-}
-
-fn env_of(config: &Value) -> Vec<String> {
-    config["config"]["Env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
+use registry_support::{
+    Registry, app_context, busybox_context, env_of, hoist, hoist_ok, run, skopeo_json, validated,
+};
 
 #[test]
 fn push_then_build_on_the_pushed_image_pulling_it_once() {
@@ -592,4 +402,97 @@ fn docker_and_oci_archives_read_back_with_skopeo() {
             "{bad}"
         );
     }
+}
+
+/// Builds `context` for `platform` into `root`, pushes it to `target`; returns its descriptor.
+fn build_push_for(root: &Path, context: &Path, platform: &str, target: &str) -> Value {
+    let meta = root.with_extension(format!("{}.json", platform.replace('/', "-")));
+    hoist_ok(
+        root,
+        &[
+            "build",
+            "--platform",
+            platform,
+            "--push",
+            "-t",
+            target,
+            "--metadata-file",
+            meta.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let meta: Value = serde_json::from_slice(&fs::read(&meta).unwrap()).unwrap();
+    meta["containerimage.descriptor"].clone()
+}
+
+#[test]
+fn an_index_gives_the_manifest_of_the_platform_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let host = registry.host();
+    let context = busybox_context(tmp.path());
+    let builder_store = tmp.path().join("store-a");
+    let mut entries = Vec::new();
+    for (platform, arch) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+        let mut d = build_push_for(
+            &builder_store,
+            &context,
+            platform,
+            &format!("{host}/multi:{arch}"),
+        );
+        let variant = if arch == "arm64" { Some("v8") } else { None };
+        d["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+        if let Some(v) = variant {
+            d["platform"]["variant"] = v.into();
+        }
+        entries.push(d);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": entries,
+    });
+    let index_path = tmp.path().join("index.json");
+    fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    run(Command::new("curl").args([
+        "-fsS",
+        "-X",
+        "PUT",
+        "-H",
+        &format!("Content-Type: {}", media_type::OCI_INDEX),
+        "--data-binary",
+        &format!("@{}", index_path.display()),
+        &format!("http://{host}/v2/multi/manifests/1"),
+    ]));
+
+    // One store: the arm64 build pulls the arm64 manifest; an amd64 build then finds the local
+    // tag is for another platform and resolves the index again.
+    let store = tmp.path().join("store-b");
+    let app = app_context(
+        tmp.path(),
+        "app",
+        &"FROM {BASE}\nCOPY app.txt /\n".replace("{BASE}", &format!("{host}/multi:1")),
+    );
+    for arch in ["arm64", "amd64"] {
+        let digest = hoist_ok(
+            &store,
+            &[
+                "build",
+                "--platform",
+                &format!("linux/{arch}"),
+                app.to_str().unwrap(),
+            ],
+        );
+        let (_, config) = validated(&store, &digest);
+        assert_eq!(config["architecture"], arch);
+        assert_eq!(config["os"], "linux");
+    }
+    // A platform the index lacks is a clear error.
+    let out = hoist(
+        &store,
+        &["build", "--platform", "linux/s390x", app.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("s390x"), "{err}");
 }
