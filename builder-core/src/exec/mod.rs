@@ -23,13 +23,23 @@
 //! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
 
 mod builder;
+mod bundle;
 mod cache_key;
+mod cancel;
 mod commit;
 mod copy;
 mod diff;
 mod error;
+mod log;
+mod owner;
+mod run;
+mod runtime;
 mod stage;
 
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
+pub use cancel::CancelFlag;
 pub use error::ExecError;
+pub use owner::OwnerError;
+pub use run::RunOptions;
+pub use runtime::{Runtime, RuntimeKind};
