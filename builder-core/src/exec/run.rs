@@ -311,32 +311,30 @@ fn step_fs(cx: RunContext<'_>, layers: &[LayerRef<'_>], dir: &Path) -> Result<St
         materialize(cx.store, layers, &rootfs)?;
         Ok(StepFs::Naive(NaiveSnapshot::record(rootfs)?))
     };
+    let overlay = dir.join("overlay");
+    if cx.options.snapshotter != SnapshotterKind::Naive {
+        std::fs::create_dir(&overlay).map_err(ExecError::io("create directory", &overlay))?;
+    }
     match cx.options.snapshotter {
         SnapshotterKind::Naive => naive(cx),
         SnapshotterKind::Overlay => Ok(StepFs::Overlay(OverlayMount::mount(
-            cx.store,
-            layers,
-            &dir.join("overlay"),
+            cx.store, layers, &overlay,
         )?)),
-        _ => {
-            let overlay = dir.join("overlay");
-            std::fs::create_dir(&overlay).map_err(ExecError::io("create directory", &overlay))?;
-            match OverlayMount::mount(cx.store, layers, &overlay) {
-                Ok(mount) => Ok(StepFs::Overlay(mount)),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        crate::error::ErrorKind::Snapshot(SnapshotError::Mount { .. })
-                    ) =>
-                {
-                    cx.events.emit(Event::Warning {
-                        message: format!("{}; using the naive snapshotter", e.kind()),
-                    });
-                    naive(cx)
-                }
-                Err(e) => Err(e),
+        _ => match OverlayMount::mount(cx.store, layers, &overlay) {
+            Ok(mount) => Ok(StepFs::Overlay(mount)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    crate::error::ErrorKind::Snapshot(SnapshotError::Mount { .. })
+                ) =>
+            {
+                cx.events.emit(Event::Warning {
+                    message: format!("{}; using the naive snapshotter", e.kind()),
+                });
+                naive(cx)
             }
-        }
+            Err(e) => Err(e),
+        },
     }
 }
 
