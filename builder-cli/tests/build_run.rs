@@ -304,7 +304,7 @@ fn sigint_mid_run_kills_the_container_and_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     let ctx = context(tmp.path(), "RUN echo started && sleep 60\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+    let child = Command::new(env!("CARGO_BIN_EXE_hoist"))
         .args(["build", ctx.to_str().unwrap()])
         .env("HOIST_ROOT", &root)
         .stdout(Stdio::null())

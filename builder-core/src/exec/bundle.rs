@@ -261,7 +261,7 @@ pub(crate) fn runtime_spec(bundle: &BundleSpec) -> Result<Spec, ExecError> {
         .permitted(caps)
         .build()
         .map_err(spec_error)?;
-    let process = ProcessBuilder::default()
+    let mut process = ProcessBuilder::default()
         .terminal(false)
         .user(user)
         .args(p.args.clone())
@@ -271,6 +271,9 @@ pub(crate) fn runtime_spec(bundle: &BundleSpec) -> Result<Spec, ExecError> {
         .no_new_privileges(false)
         .build()
         .map_err(spec_error)?;
+    // `Process::default()` brings an RLIMIT_NOFILE of its own: inherit the builder's instead
+    // (never above the hard limits; this host lacks CAP_SYS_RESOURCE to raise them).
+    process.set_rlimits(None);
     let mut kinds = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
@@ -292,7 +295,13 @@ pub(crate) fn runtime_spec(bundle: &BundleSpec) -> Result<Spec, ExecError> {
             .masked_paths(strings(MASKED_PATHS))
             .readonly_paths(strings(READONLY_PATHS));
     }
-    let linux = linux.build().map_err(spec_error)?;
+    let mut linux = linux.build().map_err(spec_error)?;
+    // `Linux::default()` brings cgroup device rules and masked paths of its own.
+    linux.set_resources(None);
+    if bundle.insecure {
+        linux.set_masked_paths(None);
+        linux.set_readonly_paths(None);
+    }
     let root = RootBuilder::default()
         .path(&bundle.rootfs)
         .readonly(false)
