@@ -425,3 +425,32 @@ fn insecure_runs_need_the_entitlement() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("security.insecure"), "{stderr}");
 }
+
+/// Ports of BuildKit's `testIgnoreEntrypoint`, `testEmptyStringArgInEnv`,
+/// `testDockerfileInvalidCommand` (dockerfile_test.go).
+#[test]
+fn buildkit_run_behaviours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let ctx = context(
+        tmp.path(),
+        "ENTRYPOINT [\"/nosuchcmd\"]\nARG BAR=\nARG FOO\nRUN [\"ls\"]\nRUN env > /env.txt\n",
+    );
+    build_with(&root, &ctx, &[], None);
+    let rootfs = unpack(&root, &tmp.path().join("bundle"));
+    let env = read(&rootfs, "env.txt");
+    assert!(env.lines().any(|l| l == "BAR="), "{env}");
+    assert!(!env.lines().any(|l| l.starts_with("FOO=")), "{env}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = context(tmp.path(), "RUN invalidcmd\n");
+    let out = hoist(
+        &tmp.path().join("store"),
+        &["build", ctx.to_str().unwrap()],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/bin/sh -c invalidcmd"), "{stderr}");
+    assert!(stderr.contains("did not complete successfully"), "{stderr}");
+}
