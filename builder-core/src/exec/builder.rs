@@ -362,8 +362,7 @@ impl Build<'_> {
                 return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
             }
         };
-        let rootfs = self.rootfs(&state)?;
-        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &rootfs)?;
+        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir)?;
         let key = prepared.key(&state.key)?;
         self.layer_step(state, key, id, |diff| prepared.write(diff))
     }
@@ -377,12 +376,9 @@ impl Build<'_> {
         }
         .key();
         let parts = image_components(dir);
-        let mut existing = self.rootfs(&state)?;
-        existing.extend(&parts);
-        let exists = existing.is_dir();
         self.layer_step(state, key, id, |diff| {
             diff.ensure_parents(&parts)?;
-            if !exists {
+            if !diff.is_existing_dir(&parts) {
                 let meta = Meta {
                     mode: 0o755,
                     uid: 0,
@@ -457,8 +453,10 @@ impl Build<'_> {
         id: StepId,
         write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
     ) -> Result<StageState> {
-        let rootfs = self.rootfs(&state)?;
-        self.layer_step_with(state, key, id, |_| self.write_step_layer(&rootfs, write))
+        self.layer_step_with(state, key, id, |state| {
+            let rootfs = self.rootfs(state)?;
+            self.write_step_layer(&rootfs, write)
+        })
     }
 
     /// A step that makes a layer: answered from the cache (no work at all), or made by
