@@ -454,3 +454,94 @@ fn buildkit_run_behaviours() {
     assert!(stderr.contains("/bin/sh -c invalidcmd"), "{stderr}");
     assert!(stderr.contains("did not complete successfully"), "{stderr}");
 }
+
+/// Ports of BuildKit's `testUser` and `testUserAdditionalGids` (dockerfile_test.go).
+#[test]
+fn buildkit_user_behaviours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let ctx = context(
+        tmp.path(),
+        "RUN mkdir -m 0777 /out && echo 'nobody:x:65534:65534::/:/bin/sh' >> /etc/passwd\n\
+         USER app\nRUN id -u > /out/name && id -g >> /out/name && id -G >> /out/name\n\
+         USER 1000\nRUN id -u > /out/uid && id -g >> /out/uid\n\
+         USER app:staff\nRUN id -u > /out/name-group && id -g >> /out/name-group && id -G >> /out/name-group\n\
+         USER 1000:1001\nRUN id -u > /out/uid-gid && id -g >> /out/uid-gid\n\
+         USER 1000:staff\nRUN id -g > /out/uid-groupname\n\
+         USER 1234\nRUN id -u > /out/unknown && id -g >> /out/unknown && id -G >> /out/unknown\n\
+         USER nobody\n",
+    );
+    build_with(&root, &ctx, &[], None);
+    assert_eq!(config(&root)["config"]["User"], "nobody");
+    let rootfs = unpack(&root, &tmp.path().join("bundle"));
+    assert_eq!(read(&rootfs, "out/name"), "1000\n1000\n1000 50\n");
+    assert_eq!(read(&rootfs, "out/uid"), "1000\n1000\n");
+    assert_eq!(read(&rootfs, "out/name-group"), "1000\n50\n50\n");
+    assert_eq!(read(&rootfs, "out/uid-gid"), "1000\n1001\n");
+    assert_eq!(read(&rootfs, "out/uid-groupname"), "50\n");
+    // An unknown uid gets gid 0, which is also its (only) group.
+    assert_eq!(read(&rootfs, "out/unknown"), "1234\n0\n0\n");
+}
+
+/// Ports of BuildKit's heredoc RUN cases (dockerfile_heredoc_test.go): `testRunBasicHeredoc`,
+/// `testRunFakeHeredoc`, `testRunShebangHeredoc`, `testRunComplexHeredoc`, `testHeredocIndent`;
+/// and `testEnvEmptyFormatting`, `testMultiArgs` (the in-stage part).
+#[test]
+fn buildkit_heredoc_and_env_behaviours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let dockerfile = "RUN mkdir /dest\n\
+RUN <<EOF\necho i am > /dest/basic\nid -un >> /dest/basic\nEOF\n\
+RUN <<EOF\n#!/bin/awk -f\nBEGIN { print \"shebang\" > \"/dest/shebang\" }\nEOF\n\
+RUN <<-EOF\n\t#!/bin/awk -f\n\tBEGIN { print \"chomped\" > \"/dest/chomped\" }\nEOF\n\
+RUN cat <<EOF1 | tr '[:upper:]' '[:lower:]' > /dest/piped\nHELLO WORLD\nEOF1\n\
+RUN cat /proc/self/fd/3 /proc/self/fd/4 > /dest/fds 3<<IN1 4<<IN2\nfd3\nIN1\nfd4\nIN2\n\
+RUN <<EOF\n\techo tabs kept > /dest/tabs\nEOF\n\
+RUN <<EOF sh > /dest/redirect\necho redirected\nEOF\n\
+ENV myenv foo%sbar\n\
+RUN echo -n \"$myenv\" > /dest/env-format\n\
+ARG a1=\"foo bar\" a2=box\n\
+RUN echo \"$a1:$a2\" > /dest/multi-args\n\
+SHELL [\"/bin/awk\"]\n\
+RUN <<EOF\nBEGIN { print \"fake\" > \"/dest/fake\" }\nEOF\n";
+    let ctx = context(tmp.path(), dockerfile);
+    build_with(&root, &ctx, &[], None);
+    let rootfs = unpack(&root, &tmp.path().join("bundle"));
+    assert_eq!(read(&rootfs, "dest/basic"), "i am\nroot\n");
+    assert_eq!(read(&rootfs, "dest/shebang"), "shebang\n");
+    assert_eq!(read(&rootfs, "dest/chomped"), "chomped\n");
+    assert_eq!(read(&rootfs, "dest/piped"), "hello world\n");
+    assert_eq!(read(&rootfs, "dest/fds"), "fd3\nfd4\n");
+    assert_eq!(read(&rootfs, "dest/tabs"), "tabs kept\n");
+    assert_eq!(read(&rootfs, "dest/redirect"), "redirected\n");
+    assert_eq!(read(&rootfs, "dest/env-format"), "foo%sbar");
+    assert_eq!(read(&rootfs, "dest/multi-args"), "foo bar:box\n");
+    assert_eq!(read(&rootfs, "dest/fake"), "fake\n");
+}
+
+/// Ports of BuildKit's `testNoCache` (every RUN reruns) and `testInvalidJSONCommands`.
+#[test]
+fn buildkit_no_cache_and_invalid_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let ctx = context(
+        tmp.path(),
+        "RUN cat /proc/sys/kernel/random/uuid > /random\n",
+    );
+    let (first, _) = build_with(&root, &ctx, &[], None);
+    let (cached, _) = build_with(&root, &ctx, &[], None);
+    assert_eq!(first, cached);
+    let (fresh, _) = build_with(&root, &ctx, &["--no-cache"], None);
+    assert_ne!(first, fresh);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = context(tmp.path(), "RUN [\"echo\", \"hello\"]this is invalid\n");
+    let out = hoist(
+        &tmp.path().join("store"),
+        &["build", ctx.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("this is invalid"), "{stderr}");
+}
