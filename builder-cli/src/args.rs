@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile into the local store.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List the tagged images in the local store.
     Images,
     /// Pull an image from a registry into the local store.
@@ -86,6 +86,17 @@ pub struct BuildArgs {
     /// Layer compression: `gzip[:LEVEL]`, `zstd[:LEVEL]` or `none`.
     #[arg(long, value_name = "ALGO[:LEVEL]", default_value = "gzip")]
     pub compression: String,
+    /// The OCI runtime for RUN steps: `runc` (default) or `crun`.
+    #[arg(
+        long,
+        value_name = "RUNTIME",
+        env = "HOIST_RUNTIME",
+        default_value = "runc"
+    )]
+    pub runtime: String,
+    /// How RUN steps see their filesystem: `auto` (overlayfs, else naive), `overlay`, `naive`.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub snapshotter: String,
     /// Always attempt to pull every referenced image, even when the store has it.
     #[arg(long)]
     pub pull: bool,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use builder_core::events::{Event, EventLog};
-use builder_core::exec::{BaseSources, BuildRequest, Builder, NamedContext};
+use builder_core::exec::{BaseSources, BuildRequest, Builder, NamedContext, RunOptions};
 use builder_core::image::{Layout, TransferError};
 use builder_core::layer::Compression;
 use builder_core::plan::PlanOptions;
@@ -23,6 +23,7 @@ fn request(context: &std::path::Path, dockerfile: &str, tag: &str) -> BuildReque
         no_cache: false,
         compression: Compression::gzip(),
         source_date_epoch: Some(1_700_000_000),
+        run: RunOptions::default(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use builder_core::SourceFile;
 use builder_core::events::{Event, EventSink};
-use builder_core::exec::{BaseSources, BuildRequest, Builder};
+use builder_core::exec::{BaseSources, BuildRequest, Builder, CancelFlag, RunOptions};
 use builder_core::image::Remote;
 use builder_core::store::Store;
 
@@ -15,7 +15,10 @@ use crate::Failure;
 use crate::args::BuildArgs;
 use crate::commands::build_outputs;
 use crate::image_options::{named_context, registry_client};
-use crate::options::{DockerfileSource, compression, plan_options, source_date_epoch, store_root};
+use crate::options::{
+    DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
+    store_root,
+};
 
 /// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
 #[derive(Debug, Default)]
@@ -43,6 +46,9 @@ impl EventSink for PlainProgress {
             Event::StepDone { id, .. } if self.is_cached(id.0) => return,
             Event::StepDone { id, elapsed } => {
                 format!("#{} DONE {:.1}s", id.0, elapsed.as_secs_f64())
+            }
+            Event::StepLog { id, line, .. } => {
+                format!("#{} {}", id.0, String::from_utf8_lossy(&line))
             }
             Event::StepFailed { id, message } => format!("#{} ERROR: {message}", id.0),
             Event::Warning { message } => format!("warning: {message}"),
@@ -74,6 +80,11 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         let (name, context) = named_context(raw)?;
         sources.named_contexts.insert(name, context);
     }
+    let run = RunOptions {
+        runtime: runtime(&args.runtime)?,
+        snapshotter: snapshotter(&args.snapshotter)?,
+        cancel: cancel_on_signals()?,
+    };
     let store = Store::open(store_root(&env)?)?;
     let builder =
         Builder::new(store.clone(), Arc::new(PlainProgress::default())).with_base_sources(sources);
@@ -86,6 +97,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         no_cache: args.no_cache,
         compression,
         source_date_epoch,
+        run,
     })?;
     for tag in &image.tags {
         eprintln!("naming to {tag}");
@@ -97,4 +109,14 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
     }
     Ok(())
+}
+
+/// A flag set by SIGINT or SIGTERM: the build kills its running container, removes its mounts
+/// and temporary directories, and fails with "cancelled".
+fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+    }
+    Ok(CancelFlag::from_arc(flag))
 }

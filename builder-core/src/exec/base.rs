@@ -16,10 +16,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use registry_client::Reference;
 
-use super::commit::{apply_layer, write_layer};
+use super::commit::write_layer;
 use super::copy::CopyOrigin;
 use super::stage::StageState;
 use super::{CacheKey, ExecError, KeyInput};
@@ -331,10 +332,11 @@ pub(super) fn registry_platform(p: &Platform) -> registry_client::Platform {
 }
 
 /// A stage's starting state from a resolved base: the image's config (unknown fields and
-/// ONBUILD triggers dropped, as BuildKit does) and its layers, applied in order onto `rootfs`;
-/// or, for a directory, one layer made of its files.
+/// ONBUILD triggers dropped, as BuildKit does) and its layers, to be materialised in `rootfs`
+/// when a step needs the files (the build's `rootfs()` applies the layers not yet applied); or,
+/// for a directory, one layer made of its files.
 ///
-/// This is the one place a base's filesystem is materialised.
+/// This is the one place a base becomes a stage state.
 pub(super) fn base_state(
     store: &Store,
     base: &ResolvedBase,
@@ -343,27 +345,23 @@ pub(super) fn base_state(
     layer_options: (Compression, Option<i64>),
 ) -> Result<StageState> {
     match base {
-        ResolvedBase::Image(image) => {
-            for layer in &image.manifest.layers {
-                apply_layer(store, layer, &rootfs)?;
+        ResolvedBase::Image(image) => Ok(StageState {
+            config: image
+                .config
+                .config()
+                .clone()
+                .without_unknown_fields()
+                .without_onbuild(),
+            layers: image.manifest.layers.clone(),
+            key: KeyInput::Base {
+                manifest: image.descriptor.digest.as_str(),
             }
-            Ok(StageState {
-                config: image
-                    .config
-                    .config()
-                    .clone()
-                    .without_unknown_fields()
-                    .without_onbuild(),
-                layers: image.manifest.layers.clone(),
-                key: KeyInput::Base {
-                    manifest: image.descriptor.digest.as_str(),
-                }
-                .key(),
-                rootfs,
-                created: None,
-                cmd_set: false,
-            })
-        }
+            .key(),
+            rootfs,
+            applied: Arc::default(),
+            created: None,
+            cmd_set: false,
+        }),
         ResolvedBase::Directory(dir) => {
             directory_state(store, dir, rootfs, platform, layer_options)
         }
@@ -379,13 +377,15 @@ pub(super) struct CopyFromBase {
 }
 
 impl CopyFromBase {
-    /// Opens `base` for copying from.
+    /// Opens `base` for copying from; an image's state is materialised by `materialise` (the
+    /// build's lazy `rootfs()`) in a temporary directory under `scratch`.
     pub(super) fn open(
         store: &Store,
         base: &ResolvedBase,
         scratch: &Path,
         platform: &Platform,
         layer_options: (Compression, Option<i64>),
+        materialise: impl FnOnce(&StageState) -> Result<PathBuf>,
     ) -> Result<Self> {
         if let ResolvedBase::Directory(dir) = base {
             return Ok(CopyFromBase {
@@ -405,8 +405,9 @@ impl CopyFromBase {
             platform,
             layer_options,
         )?;
+        let tree = materialise(&state)?;
         Ok(CopyFromBase {
-            context: Context::open_tree(rootfs.path())?,
+            context: Context::open_tree(&tree)?,
             key: Some(state.key),
             _rootfs: Some(rootfs),
         })
@@ -437,7 +438,6 @@ fn directory_state(
         }));
     }
     let layer = write_layer(store, dir, compression, source_date_epoch)?;
-    apply_layer(store, &layer.descriptor, &rootfs)?;
     let text = format!("COPY {} / # named context", dir.display());
     let config = ImageConfig::scratch(&registry_platform(platform))
         .with_default_path_env()
@@ -451,6 +451,7 @@ fn directory_state(
         .key(),
         layers: vec![layer.descriptor],
         rootfs,
+        applied: Arc::default(),
         created: None,
         cmd_set: false,
     })
