@@ -140,6 +140,29 @@ fn push_then_build_on_the_pushed_image_pulling_it_once() {
     );
     let offline = hoist_ok(&store, &["build", other.to_str().unwrap()]);
     validated(&store, &offline);
+    // RUN on the pulled base: its layers are the container's lower layers.
+    let ran = app_context(
+        tmp.path(),
+        "ran",
+        &"FROM {BASE}\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $BASE > /ran.txt\"]\n"
+            .replace("{BASE}", &busybox_ref),
+    );
+    let ran_out = tmp.path().join("ran-rootfs");
+    let ran_digest = hoist_ok(
+        &store,
+        &[
+            "build",
+            "-o",
+            ran_out.to_str().unwrap(),
+            ran.to_str().unwrap(),
+        ],
+    );
+    let (layers, _) = validated(&store, &ran_digest);
+    assert_eq!(layers[..2], base_layers[..]);
+    assert_eq!(
+        fs::read_to_string(ran_out.join("ran.txt")).unwrap(),
+        "busybox\n"
+    );
     let pull = hoist(&store, &["build", "--pull", other.to_str().unwrap()]);
     assert!(!pull.status.success());
     let err = String::from_utf8_lossy(&pull.stderr);
