@@ -1,60 +1,26 @@
-//! `hoist build`: flags -> a build request -> the library; plain progress lines on stderr, the
-//! image digest on stdout.
+//! `hoist build`: flags -> a build request -> the library; progress on standard error (see
+//! [`crate::progress`]), the image digest on standard output.
 
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use builder_core::SourceFile;
-use builder_core::events::{Event, EventSink};
+use builder_core::events::EventSink;
 use builder_core::exec::{BuildRequest, Builder};
 use builder_core::store::Store;
 
-use crate::Failure;
 use crate::args::BuildArgs;
 use crate::options::{DockerfileSource, compression, plan_options, source_date_epoch, store_root};
-
-/// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
-#[derive(Debug, Default)]
-pub struct PlainProgress {
-    /// Steps answered from the cache: their `DONE` is not printed, as BuildKit does.
-    cached: Mutex<BTreeSet<u32>>,
-}
-
-impl PlainProgress {
-    fn is_cached(&self, id: u32) -> bool {
-        self.cached.lock().is_ok_and(|c| c.contains(&id))
-    }
-}
-
-impl EventSink for PlainProgress {
-    fn emit(&self, event: Event) {
-        let line = match event {
-            Event::StepStarted { id, name } => format!("#{} {name}", id.0),
-            Event::StepCached { id } => {
-                if let Ok(mut cached) = self.cached.lock() {
-                    cached.insert(id.0);
-                }
-                format!("#{} CACHED", id.0)
-            }
-            Event::StepDone { id, .. } if self.is_cached(id.0) => return,
-            Event::StepDone { id, elapsed } => {
-                format!("#{} DONE {:.1}s", id.0, elapsed.as_secs_f64())
-            }
-            Event::StepFailed { id, message } => format!("#{} ERROR: {message}", id.0),
-            Event::Warning { message } => format!("warning: {message}"),
-            _ => return,
-        };
-        eprintln!("{line}");
-    }
-}
+use crate::progress::{self, Mode, Terminal};
+use crate::{Failure, exit};
 
 /// Runs `hoist build`.
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let env = |k: &str| std::env::var(k).ok();
-    let plan_options = plan_options(&args.frontend)?;
-    let compression = compression(&args.compression)?;
-    let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH"))?;
+    let mode = progress::choose(args.progress, args.quiet, Terminal::detect())?;
+    let plan_options = plan_options(&args.frontend).map_err(Failure::Usage)?;
+    let compression = compression(&args.compression).map_err(Failure::Usage)?;
+    let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH")).map_err(Failure::Usage)?;
     let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
     let (name, text) = source.read()?;
     let dockerfile_path = match &source {
@@ -62,8 +28,10 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         DockerfileSource::Stdin => None,
     };
     let store = Store::open(store_root(&env)?)?;
-    let builder = Builder::new(store, Arc::new(PlainProgress::default()));
-    let image = builder.build(BuildRequest {
+    let view = progress::view(mode);
+    let sink: Arc<dyn EventSink> = view.clone();
+    let builder = Builder::new(store, sink);
+    let result = builder.build(BuildRequest {
         context_dir: args.context.clone(),
         dockerfile: SourceFile::new(name, text),
         dockerfile_path,
@@ -72,10 +40,30 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         no_cache: args.no_cache,
         compression,
         source_date_epoch,
-    })?;
-    for tag in &image.tags {
-        eprintln!("naming to {tag}");
+    });
+    view.close();
+    match result {
+        Ok(image) => {
+            writeln!(out, "{}", image.manifest_digest)?;
+            Ok(())
+        }
+        // Programs reading JSON lines get the error as a last JSON object.
+        Err(e) if mode == Mode::Json => {
+            let json = progress::json::JsonProgress::new(Box::new(std::io::stderr()));
+            let location = e
+                .location()
+                .map(|l| format!("{}:{}", l.file.name(), l.span));
+            json.write(
+                "build_failed",
+                serde_json::json!({
+                    "message": e.kind().to_string(),
+                    "location": location,
+                    "rendered": e.render(),
+                    "exit_code": exit::FAILED,
+                }),
+            );
+            Err(Failure::Reported(exit::FAILED))
+        }
+        Err(e) => Err(e.into()),
     }
-    writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
-    Ok(())
 }

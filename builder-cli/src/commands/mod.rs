@@ -3,3 +3,8 @@
 pub mod build;
 pub mod debug;
 pub mod images;
+pub mod inspect;
+pub mod login;
+pub mod prune;
+pub mod tags;
+pub mod version;

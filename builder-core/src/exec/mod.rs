@@ -30,6 +30,6 @@ mod diff;
 mod error;
 mod stage;
 
-pub use builder::{BuildRequest, Builder, BuiltImage};
+pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use error::ExecError;
