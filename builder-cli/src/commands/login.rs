@@ -201,10 +201,19 @@ fn verify(server: &Server, username: &str, password: &str) -> Result<(), Failure
     match runtime.block_on(client.check_login(&server.registry)) {
         Ok(()) => Ok(()),
         Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) => {
+            let answer = e.http().map_or(String::new(), |h| {
+                let codes: Vec<String> = h
+                    .codes
+                    .iter()
+                    .map(|c| format!("{} {:?}", c.code, c.message))
+                    .collect();
+                format!(" (HTTP {} {})", h.status, codes.join(", "))
+            });
             eprintln!(
-                "error: login to {} failed: the registry rejected the user name or password\n\
-                 ({e})",
-                server.registry
+                "error: login to {} failed: the registry rejected the user name or password{}\n\
+                 hint: check them (or the access token) and run `hoist login` again",
+                server.registry,
+                answer.replace(" )", ")")
             );
             Err(Failure::Reported(exit::AUTH))
         }
