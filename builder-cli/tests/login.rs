@@ -140,3 +140,24 @@ fn a_rejected_password_exits_3_and_writes_nothing() {
         "--password-stdin needs --username"
     );
 }
+
+#[test]
+fn login_follows_the_token_flow_of_docker_hub() {
+    let tokens = harness::TokenServer::builder()
+        .user("bob", "tok3n", &[("*", "pull,push")])
+        .start();
+    let registry = Registry::builder().token(tokens).start();
+    let host = registry.host_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let args = ["login", "-u", "bob", "--password-stdin", host.as_str()];
+    let out = hoist_with_input(&root, &args, "wrong\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = hoist_with_input(&root, &args, "tok3n\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("docker/config.json")).unwrap())
+            .unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("bob:tok3n");
+    assert_eq!(config["auths"][&host]["auth"], auth.as_str());
+}

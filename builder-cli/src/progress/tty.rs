@@ -86,10 +86,15 @@ fn clip(text: &str, width: usize) -> String {
 impl TtyProgress {
     /// A view drawing on standard error.
     pub fn new() -> Self {
+        Self::with_target(ProgressDrawTarget::stderr_with_hz(10), terminal_width())
+    }
+
+    /// A view drawing on `target`, `width` columns wide.
+    pub fn with_target(target: ProgressDrawTarget, width: usize) -> Self {
         TtyProgress {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
+            multi: MultiProgress::with_draw_target(target),
             steps: Mutex::new(BTreeMap::new()),
-            width: terminal_width(),
+            width,
         }
     }
 
@@ -204,5 +209,48 @@ impl Progress for TtyProgress {
                 line.bar.abandon();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_running_step_shows_its_last_lines_and_a_finished_one_its_time() {
+        let view = TtyProgress::with_target(ProgressDrawTarget::hidden(), 40);
+        let id = StepId(1);
+        view.emit(Event::StepStarted {
+            id,
+            name: "[build 2/3] RUN make".into(),
+            position: None,
+        });
+        for i in 0..7 {
+            view.emit(Event::StepLog {
+                id,
+                stream: builder_core::events::Stream::Stdout,
+                line: format!("line {i} {}", "x".repeat(50)).into_bytes(),
+            });
+        }
+        let message = view.steps.lock().unwrap()[&id].bar.message();
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines.len(), 1 + LOG_LINES, "{message}");
+        assert!(lines[1].trim_start().starts_with("line 2"), "{message}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{message}");
+        view.emit(Event::StepProgress {
+            id,
+            current: 5,
+            total: Some(10),
+        });
+        assert_eq!(view.steps.lock().unwrap()[&id].bar.length(), Some(10));
+        view.emit(Event::StepDone {
+            id,
+            elapsed: Duration::from_millis(3210),
+        });
+        let bar = view.steps.lock().unwrap()[&id].bar.clone();
+        assert!(bar.is_finished());
+        assert!(bar.message().starts_with(" => [build 2/3] RUN make"));
+        assert!(bar.message().ends_with("3.2s"), "{}", bar.message());
+        view.close();
     }
 }
