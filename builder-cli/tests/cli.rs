@@ -208,6 +208,10 @@ fn usage_errors_exit_2_with_a_hint() {
         stderr(&out)
     );
     assert!(hoist(&root, &["frobnicate"]).status.code() == Some(2));
+    let out = hoist(&root, &["build", "--build-arg", "=v", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = hoist(&root, &["debug", "plan", "--platform", "linux/", "."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]
