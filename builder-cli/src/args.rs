@@ -98,6 +98,17 @@ pub struct BuildArgs {
     /// Layer compression: `gzip[:LEVEL]`, `zstd[:LEVEL]` or `none`.
     #[arg(long, value_name = "ALGO[:LEVEL]", default_value = "gzip")]
     pub compression: String,
+    /// The OCI runtime for RUN steps: `runc` (default) or `crun`.
+    #[arg(
+        long,
+        value_name = "RUNTIME",
+        env = "HOIST_RUNTIME",
+        default_value = "runc"
+    )]
+    pub runtime: String,
+    /// How RUN steps see their filesystem: `auto` (overlayfs, else naive), `overlay`, `naive`.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub snapshotter: String,
     /// How to show progress: `auto` (tty on a terminal, else plain), `tty`, `plain`, `json`.
     #[arg(long, value_enum, default_value = "auto", value_name = "TYPE")]
     pub progress: ProgressArg,

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use builder_core::SourceFile;
 use builder_core::events::EventSink;
-use builder_core::exec::{BuildRequest, Builder};
+use builder_core::exec::{BuildRequest, Builder, CancelFlag, RunOptions};
 use builder_core::store::Store;
 
 use crate::args::BuildArgs;
-use crate::options::{DockerfileSource, compression, plan_options, source_date_epoch, store_root};
+use crate::options::{
+    DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
+    store_root,
+};
 use crate::progress::{self, Mode, Terminal};
 use crate::{Failure, exit};
 
@@ -27,6 +30,11 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         DockerfileSource::Path(p) => Some(p.clone()),
         DockerfileSource::Stdin => None,
     };
+    let run = RunOptions {
+        runtime: runtime(&args.runtime).map_err(Failure::Usage)?,
+        snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
+        cancel: cancel_on_signals()?,
+    };
     let store = Store::open(store_root(&env)?)?;
     let view = progress::view(mode);
     let sink: Arc<dyn EventSink> = view.clone();
@@ -40,6 +48,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         no_cache: args.no_cache,
         compression,
         source_date_epoch,
+        run,
     });
     view.close();
     match result {
@@ -66,4 +75,14 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A flag set by SIGINT or SIGTERM: the build kills its running container, removes its mounts
+/// and temporary directories, and fails with "cancelled".
+fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+    }
+    Ok(CancelFlag::from_arc(flag))
 }

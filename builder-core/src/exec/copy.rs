@@ -6,8 +6,6 @@
 //! directory destination ending in `/`. A relative destination is taken against `WORKDIR`.
 //! Copies are owned by `root:root` unless `--chown` says otherwise.
 
-use std::path::Path;
-
 use registry_client::Digest;
 use registry_client::digest::{Algorithm, Hasher};
 
@@ -33,7 +31,9 @@ pub(super) struct PreparedCopy<'a> {
     spec: &'a CopySpec,
     selections: Vec<Selection>,
     dest: String,
-    dest_is_dir: bool,
+    /// The destination is a directory whatever the stage holds (`dir/`, several sources);
+    /// otherwise it is one if the stage has a directory there, looked at when writing.
+    dest_written_as_dir: bool,
     owner: Option<(u32, u32)>,
     chmod: Option<Chmod>,
 }
@@ -66,13 +66,9 @@ fn resolve_dest(raw: &str, workdir: &str) -> (String, bool) {
 
 impl<'a> PreparedCopy<'a> {
     /// Selects the sources of `spec` in `origin` and resolves its destination against
-    /// `workdir`, looking at the stage's filesystem `rootfs` for an existing directory.
-    pub(super) fn new(
-        spec: &'a CopySpec,
-        origin: CopyOrigin<'a>,
-        workdir: &str,
-        rootfs: &Path,
-    ) -> Result<Self> {
+    /// `workdir` (the stage's filesystem is looked at only by [`Self::write`], so a cache hit
+    /// needs none).
+    pub(super) fn new(spec: &'a CopySpec, origin: CopyOrigin<'a>, workdir: &str) -> Result<Self> {
         let owner = spec.chown.as_deref().map(numeric_owner).transpose()?;
         let chmod = match &spec.chmod {
             None => None,
@@ -95,9 +91,6 @@ impl<'a> PreparedCopy<'a> {
         }
         let raw = spec.dest.as_str();
         let (dest, written_as_dir) = resolve_dest(raw, workdir);
-        let mut existing = rootfs.to_owned();
-        existing.extend(image_components(&dest));
-        let is_existing_dir = std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir());
         let count = spec.sources.len() + spec.inline.len();
         if count > 1 && !written_as_dir {
             return Err(ExecError::DestinationNotDirectory {
@@ -106,13 +99,13 @@ impl<'a> PreparedCopy<'a> {
             .into());
         }
         let matches: usize = selections.iter().map(|s| s.roots.len()).sum();
-        let dest_is_dir = written_as_dir || is_existing_dir || matches + spec.inline.len() > 1;
+        let dest_written_as_dir = written_as_dir || matches + spec.inline.len() > 1;
         Ok(PreparedCopy {
             origin,
             spec,
             selections,
             dest,
-            dest_is_dir,
+            dest_written_as_dir,
             owner,
             chmod,
         })
@@ -145,7 +138,7 @@ impl<'a> PreparedCopy<'a> {
                 }
             }
         };
-        let dest = if self.dest_is_dir && self.dest != "/" {
+        let dest = if self.dest_written_as_dir && self.dest != "/" {
             format!("{}/", self.dest)
         } else {
             self.dest.clone()
@@ -180,6 +173,7 @@ impl<'a> PreparedCopy<'a> {
     /// Writes the copied files into `diff`.
     pub(super) fn write(&self, diff: &mut DiffDir) -> Result<(), ExecError> {
         let dest = image_components(&self.dest);
+        let dest_is_dir = self.dest_written_as_dir || diff.is_existing_dir(&dest);
         for selection in &self.selections {
             for root in &selection.roots {
                 let mut target = dest.clone();
@@ -199,7 +193,7 @@ impl<'a> PreparedCopy<'a> {
                     }
                     continue;
                 }
-                if self.dest_is_dir {
+                if dest_is_dir {
                     target.extend(image_components(&root.matched_path).pop());
                 }
                 diff.ensure_parents(&target)?;
@@ -207,7 +201,7 @@ impl<'a> PreparedCopy<'a> {
             }
         }
         for inline in &self.spec.inline {
-            self.put_inline(diff, &dest, inline)?;
+            self.put_inline(diff, &dest, dest_is_dir, inline)?;
         }
         Ok(())
     }
@@ -248,10 +242,11 @@ impl<'a> PreparedCopy<'a> {
         &self,
         diff: &mut DiffDir,
         dest: &[String],
+        dest_is_dir: bool,
         inline: &InlineSource,
     ) -> Result<(), ExecError> {
         let mut target = dest.to_vec();
-        if self.dest_is_dir {
+        if dest_is_dir {
             target.extend(image_components(&inline.name).pop());
         }
         diff.ensure_parents(&target)?;
