@@ -136,3 +136,24 @@ fn the_tty_view_shows_steps_cached_steps_and_the_summary() {
     );
     assert!(warm.contains("6 steps (3 cached, 3 run)"), "{warm}");
 }
+
+#[test]
+fn a_failing_run_in_plain_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let ctx = context(
+        tmp.path(),
+        "FROM scratch\nCOPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo one; echo two; exit 3\"]\n",
+    );
+    std::fs::copy("/bin/busybox", ctx.join("busybox")).unwrap();
+    let out = hoist_command(&root)
+        .current_dir(tmp.path())
+        .args(["build", "--progress", "plain", "ctx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = normalize_times(&stderr(&out)).replace(root.to_str().unwrap(), "<store>");
+    let log = regex::Regex::new(r"hoist/logs/[^)]+\.log").unwrap();
+    insta::assert_snapshot!("failing_run", log.replace_all(&text, "hoist/logs/<log>"));
+}

@@ -65,7 +65,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
             json.write(
                 "build_failed",
                 serde_json::json!({
-                    "message": e.kind().to_string(),
+                    "message": progress::plain::first_line(&e.kind().to_string()),
                     "location": location,
                     "rendered": e.render(),
                     "exit_code": exit::FAILED,

@@ -105,6 +105,7 @@ fn encode(event: &Event) -> (&'static str, Value) {
             json!({"id": id.0, "elapsed": round_ms(elapsed.as_secs_f64())}),
         ),
         Event::StepFailed { id, message } => {
+            let message = super::plain::first_line(message);
             ("step_failed", json!({"id": id.0, "message": message}))
         }
         Event::Warning { message } => ("warning", json!({"message": message})),

@@ -119,7 +119,11 @@ impl State {
                 Some(step) if step.cached => Vec::new(),
                 _ => self.about(id, format!("DONE {}", seconds(elapsed))),
             },
-            Event::StepFailed { id, message } => self.about(id, format!("ERROR: {message}")),
+            // The first line: the whole error (with a RUN's last output lines) follows the
+            // progress, once.
+            Event::StepFailed { id, message } => {
+                self.about(id, format!("ERROR: {}", first_line(&message)))
+            }
             Event::Warning { message } => {
                 let mut lines = self.separator();
                 lines.push(format!("WARNING: {message}"));
@@ -167,6 +171,11 @@ impl State {
         lines.push(format!("#{} {text}", id.0));
         lines
     }
+}
+
+/// The first line of `text`.
+pub fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
 }
 
 impl EventSink for PlainProgress {

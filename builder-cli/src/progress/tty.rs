@@ -169,6 +169,7 @@ impl TtyProgress {
             }
             Event::StepFailed { id, message } => {
                 if let Some(line) = steps.get(&id) {
+                    let message = super::plain::first_line(&message);
                     self.finish(line, format!(" => ERROR {}: {message}", line.name));
                 }
             }
