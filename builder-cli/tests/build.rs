@@ -320,7 +320,7 @@ fn unsupported_instructions_fail_clearly() {
 
     let stderr = failing_build("FROM scratch\nCOPY --chown=app a.txt /\n");
     assert!(stderr.contains("--chown=app"), "{stderr}");
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+    assert!(stderr.contains("unable to find user app"), "{stderr}");
 
     let stderr = failing_build("FROM alpine\n");
     assert!(stderr.contains("not supported yet"), "{stderr}");

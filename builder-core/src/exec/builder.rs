@@ -7,9 +7,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
+use super::add::{AddSources, add_key};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
+use super::owner::resolve_chown;
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
@@ -20,7 +22,7 @@ use crate::image::{
     ConfigBlob, ImageConfig, ImageError, ManifestFormat, canonical_json, creates_layer,
     history_text, image_manifest, normalize_workdir,
 };
-use crate::instructions::{Copy, Instruction};
+use crate::instructions::{Add, Copy, Instruction};
 use crate::layer::Compression;
 use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
 use crate::source::{SourceFile, Span};
@@ -295,13 +297,14 @@ impl Build<'_> {
         let before = state.config.clone();
         let history = history_text(instruction, &before, &planned.args)?;
         let mut state = match instruction {
-            Instruction::Run(_) | Instruction::Add(_) | Instruction::From(_) => {
+            Instruction::Run(_) | Instruction::From(_) => {
                 return Err(ExecError::Unsupported {
                     instruction: instruction.keyword(),
                 }
                 .into());
             }
             Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id)?,
+            Instruction::Add(add) => self.add(state, add, id)?,
             Instruction::Workdir(path) if creates_layer(instruction, &before) => {
                 let dir = normalize_workdir(&before.config.working_dir, path);
                 self.mkdir(state, &dir, id)?
@@ -333,12 +336,6 @@ impl Build<'_> {
         from_stage: Option<usize>,
         id: StepId,
     ) -> Result<StageState> {
-        if copy.parents {
-            return Err(ExecError::Unsupported {
-                instruction: "COPY --parents",
-            }
-            .into());
-        }
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
         let origin = match (&copy.from, from_stage) {
@@ -352,17 +349,34 @@ impl Build<'_> {
                 return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
             }
         };
-        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?;
+        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?
+            .with_parents(copy.parents);
         let key = prepared.key(&state.key)?;
         self.layer_step(state, key, id, |diff| prepared.write(diff))
     }
 
-    /// `WORKDIR` creating its directory (0755 root:root) as a layer, as BuildKit does.
+    /// `ADD`: remote sources fetched first, then copied like `COPY` (see [`super::add`]).
+    fn add(&self, state: StageState, add: &Add, id: StepId) -> Result<StageState> {
+        let sources = AddSources::fetch(add, &self.scratch)?;
+        let workdir = state.config.config.working_dir.clone();
+        let parts = sources.prepare(add, &self.context, &workdir, &state.rootfs)?;
+        let key = add_key(&parts, &state.key)?;
+        self.layer_step(state, key, id, |diff| {
+            parts.iter().try_for_each(|part| part.write(diff))
+        })
+    }
+
+    /// `WORKDIR` creating its directory (0755, owned by `USER` if set, else root) as a layer,
+    /// as BuildKit does.
     fn mkdir(&self, state: StageState, dir: &str, id: StepId) -> Result<StageState> {
+        let owner = match state.config.config.user.as_str() {
+            "" => (0, 0),
+            user => resolve_chown(&state.rootfs, user).map_err(ExecError::from)?,
+        };
         let key = KeyInput::Mkdir {
             parent: state.key.digest().as_str(),
             path: dir,
-            owner: (0, 0),
+            owner,
         }
         .key();
         let parts = image_components(dir);
@@ -370,12 +384,13 @@ impl Build<'_> {
         existing.extend(&parts);
         let exists = existing.is_dir();
         self.layer_step(state, key, id, |diff| {
+            diff.set_new_parent_owner(owner);
             diff.ensure_parents(&parts)?;
             if !exists {
                 let meta = Meta {
                     mode: 0o755,
-                    uid: 0,
-                    gid: 0,
+                    uid: owner.0,
+                    gid: owner.1,
                     mtime_ns: 0,
                 };
                 diff.put_dir(&parts, meta)?;

@@ -84,6 +84,15 @@ pub enum KeyInput<'a> {
         /// (secrets by id only).
         mounts: &'a [String],
     },
+    /// `ADD`: the keys of its parts (local sources, each URL, each git repository), each
+    /// computed as a [`KeyInput::Copy`] onto the same parent.
+    #[serde(rename = "hoist.add.v1")]
+    Add {
+        /// The parent state's key.
+        parent: &'a str,
+        /// The parts' keys, in source order (local part first).
+        parts: &'a [String],
+    },
     /// `WORKDIR` creating its directory.
     #[serde(rename = "hoist.mkdir.v1")]
     Mkdir {
@@ -123,6 +132,15 @@ pub enum CopySource<'a> {
         url: &'a str,
         /// The content digest.
         checksum: &'a str,
+    },
+    /// A git repository, by the commit checked out.
+    Git {
+        /// The URL, with its `#ref:subdir`.
+        url: &'a str,
+        /// The commit.
+        commit: &'a str,
+        /// `--keep-git-dir`.
+        keep_git_dir: bool,
     },
 }
 

@@ -1,7 +1,7 @@
 //! The executor: a plan -> layers and an image.
 //!
 //! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
-//! or heredocs), `WORKDIR` and every metadata instruction; `RUN`, `ADD` and bases from a
+//! or heredocs), `ADD`, `WORKDIR` and every metadata instruction; `RUN` and bases from a
 //! registry fail with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at
 //! the instruction, never skipped.
 //!
@@ -19,17 +19,24 @@
 //! (none before the first layer; an image without layers has no `created`): so a warm rebuild
 //! gives the same bytes, at the price of a changed `LABEL` alone not moving `created`.
 //!
-//! Not in this slice: `USER` does not yet own the `WORKDIR` it creates (BuildKit chowns it),
-//! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
+//! `ADD` copies like `COPY` and also extracts local tar archives, downloads
+//! URLs and clones git repositories; `--chown` names are resolved in the stage's `/etc/passwd`
+//! and `/etc/group`, and a `WORKDIR` created after `USER` is owned by that user, as in BuildKit.
 
+mod add;
+mod archive;
 mod builder;
 mod cache_key;
 mod commit;
 mod copy;
 mod diff;
 mod error;
+mod fetch;
+mod owner;
 mod stage;
 
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use error::ExecError;
+pub use fetch::FetchError;
+pub use owner::OwnerError;
