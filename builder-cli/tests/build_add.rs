@@ -26,6 +26,11 @@ fn run(cmd: &mut Command) {
     );
 }
 
+/// How many steps the progress reports as CACHED.
+fn cached_count(progress: &str) -> usize {
+    progress.lines().filter(|l| l.ends_with(" CACHED")).count()
+}
+
 fn mode(path: &Path) -> (u32, u32, u32) {
     let m = fs::symlink_metadata(path).unwrap();
     (m.mode() & 0o7777, m.uid(), m.gid())
@@ -200,6 +205,9 @@ fn add_downloads_urls_and_checks_checksums() {
     assert_eq!(fs::metadata(&data).unwrap().mtime(), 1_700_000_000);
     assert_eq!(fs::read(rootfs.join("dl/renamed")).unwrap(), BODY);
     assert_eq!(mode(&rootfs.join("unnamed/__unnamed__")).0, 0o755);
+    // Downloaded again, same content digest: every ADD is a cache hit.
+    let (_, progress) = build(&root, &ctx, "urls", None);
+    assert_eq!(cached_count(&progress), 3, "{progress}");
 
     let bad = context_with(
         &tmp.path().join("bad"),
@@ -311,6 +319,13 @@ fn add_clones_git_repositories() {
         "v2\n"
     );
     assert_eq!(mode(&rootfs.join("head/README")).1, 7);
+    // Same commits: cache hits; a new commit on main rebuilds only the steps that follow it.
+    let (_, progress) = build(&root, &ctx, "git", None);
+    assert_eq!(cached_count(&progress), 4, "{progress}");
+    fs::write(repo.join("README"), "v3\n").unwrap();
+    git(&repo, &["commit", "-q", "-am", "three"]);
+    let (_, progress) = build(&root, &ctx, "git", None);
+    assert_eq!(cached_count(&progress), 1, "{progress}");
 
     let bad = context_with(
         &tmp.path().join("bad"),
