@@ -283,6 +283,9 @@ fn add_clones_git_repositories() {
     git(&repo, &["init", "-q", "-b", "main"]);
     fs::write(repo.join("README"), "v1\n").unwrap();
     fs::write(repo.join("docs/guide.md"), "guide\n").unwrap();
+    fs::write(repo.join("run.sh"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(repo.join("run.sh"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(repo.join("README"), fs::Permissions::from_mode(0o600)).unwrap();
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "one"]);
     git(&repo, &["tag", "-a", "v1", "-m", "v1"]);
@@ -308,6 +311,8 @@ fn add_clones_git_repositories() {
         "v1\n"
     );
     assert!(!rootfs.join("v1/.git").exists());
+    assert_eq!(mode(&rootfs.join("v1/README")), (0o644, 0, 0));
+    assert_eq!(mode(&rootfs.join("v1/run.sh")), (0o755, 0, 0));
     assert_eq!(
         fs::read_to_string(rootfs.join("docs/guide.md")).unwrap(),
         "guide\n"

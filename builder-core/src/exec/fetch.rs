@@ -334,6 +334,11 @@ pub(super) fn clone_git(
             &["update", "-q", "--init", "--recursive", "--depth=1"],
         )?;
     }
+    normalize_modes(dir).map_err(|e| FetchError::Git {
+        url: url.to_owned(),
+        command: "checkout",
+        stderr: e.to_string(),
+    })?;
     if !keep_git_dir {
         let git_dir = dir.join(".git");
         std::fs::remove_dir_all(&git_dir).map_err(|e| FetchError::Git {
@@ -356,6 +361,34 @@ pub(super) fn clone_git(
         dir: checkout,
         commit,
     })
+}
+
+/// Git records only the executable bit: files get 0644 or 0755, directories 0755, whatever
+/// the umask (as BuildKit's git source gives). `.git` is left as git wrote it.
+fn normalize_modes(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mode = if meta.is_dir() {
+            normalize_modes(&path)?;
+            0o755
+        } else if meta.is_file() {
+            if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            }
+        } else {
+            continue;
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
