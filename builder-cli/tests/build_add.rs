@@ -119,7 +119,9 @@ fn add_extracts_local_archives_by_content() {
          ADD --unpack=false gz.tgz /kept/\n\
          COPY gz.tgz /copied/\n\
          ADD --chown=100:200 gz.tgz /owned\n\
-         ADD not-a-tar.tar.gz /plain/\n",
+         ADD not-a-tar.tar.gz /plain/\n\
+         ADD link.tar /\n\
+         COPY not-a-tar.tar.gz /symlink/\n",
     );
     let src = tmp.path().join("src");
     fs::create_dir_all(src.join("top/sub")).unwrap();
@@ -131,6 +133,16 @@ fn add_extracts_local_archives_by_content() {
     make_tar("-j", &src, &ctx.join("bz2.data"));
     make_tar("--zstd", &src, &ctx.join("zst.tar"));
     fs::write(ctx.join("not-a-tar.tar.gz"), "just text\n").unwrap();
+    // A relative symlink out of its directory; a later COPY writes through it, inside the image.
+    let linked = tmp.path().join("linked");
+    fs::create_dir_all(linked.join("top")).unwrap();
+    symlink("../tmp/symlink-target", linked.join("top/symlink")).unwrap();
+    run(Command::new("tar")
+        .arg("-cf")
+        .arg(ctx.join("link.tar"))
+        .arg("-C")
+        .arg(linked.join("top"))
+        .arg("symlink"));
     let root = tmp.path().join("store");
     build(&root, &ctx, "archives", None);
     let rootfs = umoci_rootfs(&root, "archives:latest", tmp.path());
@@ -152,6 +164,12 @@ fn add_extracts_local_archives_by_content() {
         fs::read_to_string(rootfs.join("plain/not-a-tar.tar.gz")).unwrap(),
         "just text\n"
     );
+    assert!(
+        fs::symlink_metadata(rootfs.join("symlink"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(rootfs.join("tmp/symlink-target/not-a-tar.tar.gz").is_file());
 }
 
 /// A one-thread HTTP/1.1 server on 127.0.0.1 answering every GET with `body` and a

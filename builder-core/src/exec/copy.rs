@@ -3,7 +3,8 @@
 //! Docker's destination rules: a destination ending in `/` (or `.`) or naming a directory that
 //! exists is a directory, and each source lands inside it under its own name; otherwise the
 //! destination names the copy. A directory source copies its contents. Several sources need a
-//! directory destination ending in `/`. A relative destination is taken against `WORKDIR`.
+//! directory destination ending in `/`. A relative destination is taken against `WORKDIR`;
+//! symlinks the image has on the way (the last component included) are followed inside it.
 //! Copies are owned by `root:root` unless `--chown` says otherwise (names resolved in the
 //! stage's `/etc/passwd` and `/etc/group`); directories the copy creates on the way to the
 //! destination get that owner too, existing ones keep theirs (BuildKit's `MkdirAll`).
@@ -19,7 +20,7 @@ use registry_client::Digest;
 use registry_client::digest::{Algorithm, Hasher};
 
 use super::archive;
-use super::diff::{DiffDir, Meta, image_components};
+use super::diff::{DiffDir, Meta, image_components, resolve_in_image};
 use super::owner::resolve_chown;
 use super::{CacheKey, CopySource, ExecError, KeyInput};
 use crate::context::{Context, EntryKind, SelectedEntry, SelectedRoot, Selection};
@@ -113,6 +114,8 @@ impl<'a> PreparedCopy<'a> {
         }
         let raw = spec.dest.as_str();
         let (dest, written_as_dir) = resolve_dest(raw, workdir);
+        // Symlinks in the image on the way to the destination are followed inside it.
+        let dest = format!("/{}", resolve_in_image(rootfs, &dest).join("/"));
         let mut existing = rootfs.to_owned();
         existing.extend(image_components(&dest));
         let is_existing_dir = std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir());

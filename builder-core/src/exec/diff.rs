@@ -60,6 +60,45 @@ pub(super) fn image_components(path: &str) -> Vec<String> {
     parts
 }
 
+/// The absolute image `path` with every symlink the stage's filesystem `rootfs` has on the way
+/// followed inside it (the root as `/`, the last component too; at most 40 links), as BuildKit
+/// resolves a copy's destination (`fs.RootPath`). Missing components are kept as written.
+pub(super) fn resolve_in_image(rootfs: &Path, path: &str) -> Vec<String> {
+    let mut queue: std::collections::VecDeque<String> = image_components(path).into();
+    let mut current: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = queue.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let mut host = rootfs.to_owned();
+        host.extend(&current);
+        host.push(&part);
+        let target = match fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() && hops < 40 => fs::read_link(&host).ok(),
+            _ => None,
+        };
+        let Some(target) = target else {
+            current.push(part);
+            continue;
+        };
+        hops += 1;
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with('/') {
+            current.clear();
+        }
+        for p in target.split('/').rev() {
+            queue.push_front(p.to_owned());
+        }
+    }
+    current
+}
+
 impl DiffDir {
     /// A diff rooted at `root` (an empty directory) for a stage whose filesystem is `rootfs`.
     pub(super) fn new(root: PathBuf, rootfs: PathBuf) -> Self {
