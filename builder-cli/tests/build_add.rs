@@ -415,7 +415,8 @@ fn copy_parents_keeps_the_source_directories() {
         tmp.path(),
         "FROM scratch\nCOPY --parents x/a.txt y/a.txt /parents/\n\
          COPY --parents ./x/./y/*.txt /pivot/\n\
-         COPY --parents x/y /dirs/\n",
+         COPY --parents x/y /dirs/\n\
+         COPY --parents ./x/**/*.txt /deep/\n",
     );
     for dir in ["x/y", "y"] {
         fs::create_dir_all(ctx.join(dir)).unwrap();
@@ -437,6 +438,10 @@ fn copy_parents_keeps_the_source_directories() {
     assert!(rootfs.join("pivot/y/c.txt").is_file());
     assert!(!rootfs.join("pivot/x").exists());
     assert!(rootfs.join("dirs/x/y/b.txt").is_file());
+    // `**` spans any number of directories, zero included.
+    assert!(rootfs.join("deep/x/a.txt").is_file());
+    assert!(rootfs.join("deep/x/y/b.txt").is_file());
+    assert_eq!(mode(&rootfs.join("deep/x")).0, 0o750);
 
     // From a stage, an absolute source keeps its whole path; a pivot cuts it.
     fs::write(

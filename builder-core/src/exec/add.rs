@@ -95,8 +95,9 @@ impl AddSources {
             .into());
         }
         if let Some(local) = &self.local {
-            let part = PreparedCopy::new(local, CopyOrigin::Context(context), workdir, rootfs)?
-                .with_unpack(add.unpack.unwrap_or(true));
+            let part =
+                PreparedCopy::new(local, CopyOrigin::Context(context), workdir, rootfs, false)?
+                    .with_unpack(add.unpack.unwrap_or(true));
             parts.push(part);
         }
         for fetched in &self.remote {
@@ -113,7 +114,7 @@ impl AddSources {
                 }
             };
             let origin = CopyOrigin::Remote(&fetched.context, source);
-            let part = PreparedCopy::new(&fetched.spec, origin, workdir, rootfs)?
+            let part = PreparedCopy::new(&fetched.spec, origin, workdir, rootfs, false)?
                 .with_unpack(!fetched.is_git && add.unpack.unwrap_or(false));
             parts.push(part);
         }

@@ -349,8 +349,8 @@ impl Build<'_> {
                 return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
             }
         };
-        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs)?
-            .with_parents(copy.parents);
+        let prepared =
+            PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs, copy.parents)?;
         let key = prepared.key(&state.key)?;
         self.layer_step(state, key, id, |diff| prepared.write(diff))
     }

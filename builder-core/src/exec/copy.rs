@@ -19,10 +19,10 @@ use std::path::Path;
 use registry_client::Digest;
 use registry_client::digest::{Algorithm, Hasher};
 
-use super::archive;
 use super::diff::{DiffDir, Meta, image_components, resolve_in_image};
 use super::owner::resolve_chown;
 use super::{CacheKey, CopySource, ExecError, KeyInput};
+use super::{archive, parents};
 use crate::context::{Context, EntryKind, SelectedEntry, SelectedRoot, Selection};
 use crate::error::Result;
 use crate::instructions::{Chmod, ChmodSpec, CopySpec, InlineSource};
@@ -81,11 +81,14 @@ fn parents_pivot(raw: &str) -> Vec<String> {
 impl<'a> PreparedCopy<'a> {
     /// Selects the sources of `spec` in `origin` and resolves its destination against
     /// `workdir`, looking at the stage's filesystem `rootfs` for an existing directory.
+    /// `parents`: `--parents` (sources keep their path from the context root or a `/./`
+    /// pivot; the destination is a directory).
     pub(super) fn new(
         spec: &'a CopySpec,
         origin: CopyOrigin<'a>,
         workdir: &str,
         rootfs: &Path,
+        parents: bool,
     ) -> Result<Self> {
         let owner = spec
             .chown
@@ -103,7 +106,11 @@ impl<'a> PreparedCopy<'a> {
         };
         let mut selections = Vec::new();
         for source in &spec.sources {
-            let selection = context.select(source, &spec.excludes)?;
+            let selection = if parents && parents::is_recursive(source) {
+                parents::select_recursive(context, source, &spec.excludes)?
+            } else {
+                context.select(source, &spec.excludes)?
+            };
             if selection.roots.is_empty() {
                 return Err(ExecError::NoMatch {
                     pattern: source.clone(),
@@ -127,7 +134,8 @@ impl<'a> PreparedCopy<'a> {
             .into());
         }
         let matches: usize = selections.iter().map(|s| s.roots.len()).sum();
-        let dest_is_dir = written_as_dir || is_existing_dir || matches + spec.inline.len() > 1;
+        let dest_is_dir =
+            parents || written_as_dir || is_existing_dir || matches + spec.inline.len() > 1;
         Ok(PreparedCopy {
             origin,
             spec,
@@ -136,17 +144,9 @@ impl<'a> PreparedCopy<'a> {
             dest_is_dir,
             owner,
             chmod,
-            parents: false,
+            parents,
             unpack: false,
         })
-    }
-
-    /// `--parents`: sources keep their path from the context root (or a `/./` pivot); the
-    /// destination is a directory.
-    pub(super) fn with_parents(mut self, parents: bool) -> Self {
-        self.parents = parents;
-        self.dest_is_dir |= parents;
-        self
     }
 
     /// `ADD`: local tar archives are extracted into the destination.

@@ -33,6 +33,7 @@ mod diff;
 mod error;
 mod fetch;
 mod owner;
+mod parents;
 mod stage;
 
 pub use builder::{BuildRequest, Builder, BuiltImage};
