@@ -69,8 +69,11 @@ pub enum FetchError {
         /// Its error output.
         stderr: String,
     },
-    /// A git URL option this version does not support (query parameters).
-    #[error("ADD {url}: git URL query parameters are not supported yet by hoist build")]
+    /// A git URL this version does not take: query parameters, or a ref starting with `-`.
+    #[error(
+        "ADD {url}: git URL query parameters and refs starting with '-' are not supported by \
+         hoist build"
+    )]
     UnsupportedGitUrl {
         /// The URL.
         url: String,
@@ -246,7 +249,7 @@ fn split_git_url(url: &str) -> Result<(&str, Option<&str>, Option<&str>), FetchE
         Some((r, f)) => (r, Some(f)),
         None => (url, None),
     };
-    if remote.contains('?') {
+    if remote.contains('?') || fragment.is_some_and(|f| f.starts_with('-')) {
         return Err(FetchError::UnsupportedGitUrl {
             url: url.to_owned(),
         });
@@ -430,6 +433,7 @@ mod tests {
             ("git://h/r", None, Some("sub"))
         );
         assert!(split_git_url("https://h/r.git?ref=x").is_err());
+        assert!(split_git_url("https://h/r.git#--upload-pack=x").is_err());
     }
 
     #[test]
