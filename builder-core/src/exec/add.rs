@@ -76,13 +76,12 @@ impl AddSources {
     }
 
     /// The copies that make the step: sources selected, destination resolved against
-    /// `workdir` and the stage's filesystem `rootfs`.
+    /// `workdir`.
     pub(super) fn prepare<'a>(
         &'a self,
         add: &Add,
         context: &'a Context,
         workdir: &str,
-        rootfs: &Path,
     ) -> Result<Vec<PreparedCopy<'a>>> {
         let mut parts = Vec::new();
         let several = self.count > 1;
@@ -95,9 +94,8 @@ impl AddSources {
             .into());
         }
         if let Some(local) = &self.local {
-            let part =
-                PreparedCopy::new(local, CopyOrigin::Context(context), workdir, rootfs, false)?
-                    .with_unpack(add.unpack.unwrap_or(true));
+            let part = PreparedCopy::new(local, CopyOrigin::Context(context), workdir, false)?
+                .with_unpack(add.unpack.unwrap_or(true));
             parts.push(part);
         }
         for fetched in &self.remote {
@@ -114,7 +112,7 @@ impl AddSources {
                 }
             };
             let origin = CopyOrigin::Remote(&fetched.context, source);
-            let part = PreparedCopy::new(&fetched.spec, origin, workdir, rootfs, false)?
+            let part = PreparedCopy::new(&fetched.spec, origin, workdir, false)?
                 .with_unpack(!fetched.is_git && add.unpack.unwrap_or(false));
             parts.push(part);
         }

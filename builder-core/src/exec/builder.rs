@@ -349,8 +349,7 @@ impl Build<'_> {
                 return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
             }
         };
-        let prepared =
-            PreparedCopy::new(&copy.spec, origin, &workdir, &state.rootfs, copy.parents)?;
+        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, copy.parents)?;
         let key = prepared.key(&state.key)?;
         self.layer_step(state, key, id, |diff| prepared.write(diff))
     }
@@ -359,7 +358,7 @@ impl Build<'_> {
     fn add(&self, state: StageState, add: &Add, id: StepId) -> Result<StageState> {
         let sources = AddSources::fetch(add, &self.scratch)?;
         let workdir = state.config.config.working_dir.clone();
-        let parts = sources.prepare(add, &self.context, &workdir, &state.rootfs)?;
+        let parts = sources.prepare(add, &self.context, &workdir)?;
         let key = add_key(&parts, &state.key)?;
         self.layer_step(state, key, id, |diff| {
             parts.iter().try_for_each(|part| part.write(diff))
@@ -369,24 +368,23 @@ impl Build<'_> {
     /// `WORKDIR` creating its directory (0755, owned by `USER` if set, else root) as a layer,
     /// as BuildKit does.
     fn mkdir(&self, state: StageState, dir: &str, id: StepId) -> Result<StageState> {
-        let owner = match state.config.config.user.as_str() {
-            "" => (0, 0),
-            user => resolve_chown(&state.rootfs, user).map_err(ExecError::from)?,
-        };
+        let user = state.config.config.user.clone();
         let key = KeyInput::Mkdir {
             parent: state.key.digest().as_str(),
             path: dir,
-            owner,
+            owner: (0, 0),
+            user: Some(user.as_str()).filter(|u| !u.is_empty()),
         }
         .key();
         let parts = image_components(dir);
-        let mut existing = state.rootfs.clone();
-        existing.extend(&parts);
-        let exists = existing.is_dir();
         self.layer_step(state, key, id, |diff| {
+            let owner = match user.as_str() {
+                "" => (0, 0),
+                user => resolve_chown(diff.rootfs(), user)?,
+            };
             diff.set_new_parent_owner(owner);
             diff.ensure_parents(&parts)?;
-            if !exists {
+            if !diff.is_existing_dir(&parts) {
                 let meta = Meta {
                     mode: 0o755,
                     uid: owner.0,

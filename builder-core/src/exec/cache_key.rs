@@ -52,8 +52,12 @@ pub enum KeyInput<'a> {
         source: CopySource<'a>,
         /// The destination, resolved against the working directory.
         dest: &'a str,
-        /// `--chown`, resolved to numeric ids.
+        /// `--chown` when numeric (`uid[:gid]`, a lone uid is also the gid).
         owner: Option<(u32, u32)>,
+        /// `--chown` when it names a user or group, as written: resolved in the parent state's
+        /// files, which its key covers. Left out when absent (keys without it are unchanged).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chown_name: Option<&'a str>,
         /// `--chmod`, as written after expansion.
         chmod: Option<&'a str>,
         /// `--link`.
@@ -102,6 +106,10 @@ pub enum KeyInput<'a> {
         path: &'a str,
         /// Its owner.
         owner: (u32, u32),
+        /// The `USER` that owns it, as written (resolved in the parent state's files). Left out
+        /// when unset (keys without it are unchanged).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<&'a str>,
     },
 }
 
@@ -174,6 +182,7 @@ mod tests {
             },
             dest: "/app/",
             owner: Some((1000, 1000)),
+            chown_name: None,
             chmod: None,
             link: false,
             parents: false,
@@ -197,6 +206,7 @@ mod tests {
                 parent: "p",
                 path: dest,
                 owner: (0, 0),
+                user: None,
             }
             .key()
         };

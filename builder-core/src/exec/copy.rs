@@ -14,6 +14,7 @@
 //! directories' metadata. `ADD` sets `unpack`: a local file that is a tar archive (plain,
 //! gzip, bzip2, xz or zstd, found by content) is extracted into the destination directory.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use registry_client::Digest;
@@ -46,11 +47,21 @@ pub(super) struct PreparedCopy<'a> {
     spec: &'a CopySpec,
     selections: Vec<Selection>,
     dest: String,
-    dest_is_dir: bool,
-    owner: Option<(u32, u32)>,
+    /// The destination is a directory whatever the stage holds (`dir/`, several sources,
+    /// `--parents`); otherwise it is one if the stage has a directory there, looked at when
+    /// writing.
+    dest_written_as_dir: bool,
+    /// `--chown` resolved in the stage's files when writing (so a cache hit reads none).
+    owner: Cell<Option<(u32, u32)>>,
     chmod: Option<Chmod>,
     parents: bool,
     unpack: bool,
+}
+
+/// `--chown` as numeric ids when it holds no name (`uid`, `uid:gid`); `None` for a name.
+fn numeric_owner(spec: &str) -> Option<(u32, u32)> {
+    let (user, group) = spec.split_once(':').unwrap_or((spec, spec));
+    Some((user.parse().ok()?, group.parse().ok()?))
 }
 
 /// The destination made absolute against `workdir` and cleaned, and whether it was written as
@@ -80,22 +91,15 @@ fn parents_pivot(raw: &str) -> Vec<String> {
 
 impl<'a> PreparedCopy<'a> {
     /// Selects the sources of `spec` in `origin` and resolves its destination against
-    /// `workdir`, looking at the stage's filesystem `rootfs` for an existing directory.
-    /// `parents`: `--parents` (sources keep their path from the context root or a `/./`
-    /// pivot; the destination is a directory).
+    /// `workdir` (the stage's filesystem is looked at only by [`Self::write`], so a cache hit
+    /// needs none). `parents`: `--parents` (sources keep their path from the context root or
+    /// a `/./` pivot; the destination is a directory).
     pub(super) fn new(
         spec: &'a CopySpec,
         origin: CopyOrigin<'a>,
         workdir: &str,
-        rootfs: &Path,
         parents: bool,
     ) -> Result<Self> {
-        let owner = spec
-            .chown
-            .as_deref()
-            .map(|c| resolve_chown(rootfs, c))
-            .transpose()
-            .map_err(ExecError::from)?;
         let chmod = match &spec.chmod {
             None => None,
             Some(ChmodSpec::Parsed(c)) => Some(c.clone()),
@@ -121,11 +125,6 @@ impl<'a> PreparedCopy<'a> {
         }
         let raw = spec.dest.as_str();
         let (dest, written_as_dir) = resolve_dest(raw, workdir);
-        // Symlinks in the image on the way to the destination are followed inside it.
-        let dest = format!("/{}", resolve_in_image(rootfs, &dest).join("/"));
-        let mut existing = rootfs.to_owned();
-        existing.extend(image_components(&dest));
-        let is_existing_dir = std::fs::symlink_metadata(&existing).is_ok_and(|m| m.is_dir());
         let count = spec.sources.len() + spec.inline.len();
         if count > 1 && !written_as_dir {
             return Err(ExecError::DestinationNotDirectory {
@@ -134,15 +133,14 @@ impl<'a> PreparedCopy<'a> {
             .into());
         }
         let matches: usize = selections.iter().map(|s| s.roots.len()).sum();
-        let dest_is_dir =
-            parents || written_as_dir || is_existing_dir || matches + spec.inline.len() > 1;
+        let dest_written_as_dir = parents || written_as_dir || matches + spec.inline.len() > 1;
         Ok(PreparedCopy {
             origin,
             spec,
             selections,
             dest,
-            dest_is_dir,
-            owner,
+            dest_written_as_dir,
+            owner: Cell::new(None),
             chmod,
             parents,
             unpack: false,
@@ -157,7 +155,7 @@ impl<'a> PreparedCopy<'a> {
 
     /// Part of an `ADD` with several sources: the destination is a directory.
     pub(super) fn into_dir_dest(mut self) -> Self {
-        self.dest_is_dir = true;
+        self.dest_written_as_dir = true;
         self
     }
 
@@ -189,7 +187,7 @@ impl<'a> PreparedCopy<'a> {
                 }
             }
         };
-        let dest = if self.dest_is_dir && self.dest != "/" {
+        let dest = if self.dest_written_as_dir && self.dest != "/" {
             format!("{}/", self.dest)
         } else {
             self.dest.clone()
@@ -199,7 +197,12 @@ impl<'a> PreparedCopy<'a> {
             parent: parent.digest().as_str(),
             source,
             dest: &dest,
-            owner: self.owner,
+            owner: self.spec.chown.as_deref().and_then(numeric_owner),
+            chown_name: self
+                .spec
+                .chown
+                .as_deref()
+                .filter(|c| numeric_owner(c).is_none()),
             chmod: chmod.as_deref(),
             link: self.spec.link,
             parents: self.parents,
@@ -223,8 +226,16 @@ impl<'a> PreparedCopy<'a> {
 
     /// Writes the copied files into `diff`.
     pub(super) fn write(&self, diff: &mut DiffDir) -> Result<(), ExecError> {
-        let dest = image_components(&self.dest);
-        diff.set_new_parent_owner(self.owner.unwrap_or((0, 0)));
+        let rootfs = diff.rootfs().to_owned();
+        let owner = match self.spec.chown.as_deref() {
+            Some(chown) => Some(resolve_chown(&rootfs, chown)?),
+            None => None,
+        };
+        self.owner.set(owner);
+        diff.set_new_parent_owner(owner.unwrap_or((0, 0)));
+        // Symlinks the image has on the way to the destination are followed inside it.
+        let dest = resolve_in_image(&rootfs, &self.dest);
+        let dest_is_dir = self.dest_written_as_dir || diff.is_existing_dir(&dest);
         for (selection, raw) in self.selections.iter().zip(&self.spec.sources) {
             for root in &selection.roots {
                 let mut target = dest.clone();
@@ -240,10 +251,10 @@ impl<'a> PreparedCopy<'a> {
                     && archive::is_archive(&root.entry.abs_path)?
                 {
                     diff.ensure_dirs(&dest)?;
-                    archive::extract(&root.entry.abs_path, diff, &dest, self.owner)?;
+                    archive::extract(&root.entry.abs_path, diff, &dest, owner)?;
                     continue;
                 }
-                if self.dest_is_dir && !self.parents {
+                if dest_is_dir && !self.parents {
                     target.extend(image_components(&root.matched_path).pop());
                 }
                 diff.ensure_parents(&target)?;
@@ -251,7 +262,7 @@ impl<'a> PreparedCopy<'a> {
             }
         }
         for inline in &self.spec.inline {
-            self.put_inline(diff, &dest, inline)?;
+            self.put_inline(diff, &dest, dest_is_dir, inline)?;
         }
         Ok(())
     }
@@ -318,7 +329,7 @@ impl<'a> PreparedCopy<'a> {
     }
 
     fn meta(&self, mode: u32, is_dir: bool, mtime_ns: i128) -> Meta {
-        let (uid, gid) = self.owner.unwrap_or((0, 0));
+        let (uid, gid) = self.owner.get().unwrap_or((0, 0));
         let mode = match &self.chmod {
             Some(chmod) => chmod.apply(mode, is_dir),
             None => mode,
@@ -353,10 +364,11 @@ impl<'a> PreparedCopy<'a> {
         &self,
         diff: &mut DiffDir,
         dest: &[String],
+        dest_is_dir: bool,
         inline: &InlineSource,
     ) -> Result<(), ExecError> {
         let mut target = dest.to_vec();
-        if self.dest_is_dir {
+        if dest_is_dir {
             target.extend(image_components(&inline.name).pop());
         }
         diff.ensure_parents(&target)?;

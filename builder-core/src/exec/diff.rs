@@ -121,6 +121,11 @@ impl DiffDir {
         };
     }
 
+    /// The stage's filesystem this diff goes onto (materialised when the diff is written).
+    pub(super) fn rootfs(&self) -> &Path {
+        &self.rootfs
+    }
+
     /// Where `parts` is in the diff on the host (for writers that fill a subtree themselves).
     pub(super) fn host_path_of(&self, parts: &[String]) -> PathBuf {
         self.host_path(parts)
