@@ -6,9 +6,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod common;
+mod build_support;
 
-use common::{build, hoist, skopeo_config};
+use build_support::{build, hoist, skopeo_config};
 
 const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

@@ -3,7 +3,7 @@
 //! with skopeo, umoci and GNU tar.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+mod build_support;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{
+use build_support::{
     build, build_fails, context_with, skopeo_config, skopeo_raw_config, tar_rootfs, umoci_rootfs,
 };
 use serde_json::json;

@@ -1,5 +1,5 @@
-//! Helpers shared by the `hoist build` end-to-end tests: run `hoist`, read images back with
-//! skopeo and umoci, validate them.
+//! Helpers shared by the `hoist build` end-to-end tests (build.rs, build_add.rs): run `hoist`, read
+//! images back with skopeo, umoci and GNU tar, validate them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{self, Read};
