@@ -82,6 +82,17 @@ pub struct BuildArgs {
     /// Layer compression: `gzip[:LEVEL]`, `zstd[:LEVEL]` or `none`.
     #[arg(long, value_name = "ALGO[:LEVEL]", default_value = "gzip")]
     pub compression: String,
+    /// The OCI runtime for RUN steps: `runc` (default) or `crun`.
+    #[arg(
+        long,
+        value_name = "RUNTIME",
+        env = "HOIST_RUNTIME",
+        default_value = "runc"
+    )]
+    pub runtime: String,
+    /// How RUN steps see their filesystem: `auto` (overlayfs, else naive), `overlay`, `naive`.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub snapshotter: String,
     /// The build context directory.
     pub context: PathBuf,
 }

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use builder_core::exec::{Runtime, RuntimeKind};
 use builder_core::layer::Compression;
 use builder_core::plan::PlanOptions;
 use builder_core::platform::Platform;
+use builder_core::snapshot::SnapshotterKind;
 
 use crate::args::FrontendArgs;
 
@@ -93,6 +95,25 @@ pub fn plan_options(args: &FrontendArgs) -> Result<PlanOptions> {
         }
     }
     Ok(options)
+}
+
+/// `--runtime` (or `HOIST_RUNTIME`): `runc` or `crun`.
+pub fn runtime(value: &str) -> Result<Runtime> {
+    match value {
+        "runc" => Ok(Runtime::from_kind(RuntimeKind::Runc)),
+        "crun" => Ok(Runtime::from_kind(RuntimeKind::Crun)),
+        _ => bail!("unknown --runtime {value:?} (expected runc or crun)"),
+    }
+}
+
+/// `--snapshotter`: `auto`, `overlay` or `naive`.
+pub fn snapshotter(value: &str) -> Result<SnapshotterKind> {
+    match value {
+        "auto" => Ok(SnapshotterKind::Auto),
+        "overlay" => Ok(SnapshotterKind::Overlay),
+        "naive" => Ok(SnapshotterKind::Naive),
+        _ => bail!("unknown --snapshotter {value:?} (expected auto, overlay or naive)"),
+    }
 }
 
 /// `--compression`: `gzip[:0-9]`, `zstd[:1-22]` or `none`.

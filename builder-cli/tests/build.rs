@@ -270,12 +270,18 @@ fn failing_build(dockerfile: &str) -> String {
 
 #[test]
 fn unsupported_instructions_fail_clearly() {
-    let stderr = failing_build("FROM scratch\nCOPY a.txt /\nRUN echo hi\n");
+    let stderr =
+        failing_build("FROM scratch\nCOPY a.txt /\nRUN --mount=type=tmpfs,target=/x echo hi\n");
     assert!(
-        stderr.contains("RUN is not supported yet by hoist build"),
+        stderr.contains("RUN --mount is not supported yet by hoist build"),
         "{stderr}"
     );
     assert!(stderr.contains("Dockerfile:3:1"), "{stderr}");
+
+    // RUN runs now: in an image without a shell it fails with the runtime's words.
+    let stderr = failing_build("FROM scratch\nCOPY a.txt /\nRUN echo hi\n");
+    assert!(stderr.contains("did not complete successfully"), "{stderr}");
+    assert!(stderr.contains("/bin/sh"), "{stderr}");
 
     let stderr = failing_build("FROM scratch\nCOPY --chown=app a.txt /\n");
     assert!(stderr.contains("--chown=app"), "{stderr}");

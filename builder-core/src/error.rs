@@ -16,7 +16,7 @@ use crate::instructions::InstructionError;
 use crate::layer::LayerError;
 use crate::plan::PlanError;
 use crate::shell::ShellError;
-use crate::snapshot::ExtractError;
+use crate::snapshot::{ExtractError, SnapshotError};
 use crate::source::{SourceFile, Span, render_snippet};
 use crate::store::StoreError;
 
@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// A layer could not be extracted safely.
     #[error(transparent)]
     Extract(#[from] ExtractError),
+    /// A snapshot could not be made, mounted or diffed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
     /// A layer could not be written.
     #[error(transparent)]
     Layer(#[from] LayerError),
@@ -191,6 +194,7 @@ from_kind!(
     ContextError,
     StoreError,
     ExtractError,
+    SnapshotError,
     LayerError,
     ExecError
 );

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use builder_core::events::{Event, EventLog};
-use builder_core::exec::{BuildRequest, Builder, ExecError, FetchError};
+use builder_core::exec::{BuildRequest, Builder, ExecError, FetchError, RunOptions};
 use builder_core::image::ConfigBlob;
 use builder_core::image::validate::{BlobSource, SchemaValidator, validate_image};
 use builder_core::layer::Compression;
@@ -53,6 +53,7 @@ fn request(context: &std::path::Path, dockerfile: &str) -> BuildRequest {
         no_cache: false,
         compression: Compression::zstd(),
         source_date_epoch: Some(1_700_000_000),
+        run: RunOptions::default(),
     }
 }
 

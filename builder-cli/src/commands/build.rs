@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use builder_core::SourceFile;
 use builder_core::events::{Event, EventSink};
-use builder_core::exec::{BuildRequest, Builder};
+use builder_core::exec::{BuildRequest, Builder, CancelFlag, RunOptions};
 use builder_core::store::Store;
 
 use crate::Failure;
 use crate::args::BuildArgs;
-use crate::options::{DockerfileSource, compression, plan_options, source_date_epoch, store_root};
+use crate::options::{
+    DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
+    store_root,
+};
 
 /// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
 #[derive(Debug, Default)]
@@ -41,6 +44,9 @@ impl EventSink for PlainProgress {
             Event::StepDone { id, elapsed } => {
                 format!("#{} DONE {:.1}s", id.0, elapsed.as_secs_f64())
             }
+            Event::StepLog { id, line, .. } => {
+                format!("#{} {}", id.0, String::from_utf8_lossy(&line))
+            }
             Event::StepFailed { id, message } => format!("#{} ERROR: {message}", id.0),
             Event::Warning { message } => format!("warning: {message}"),
             _ => return,
@@ -61,6 +67,11 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         DockerfileSource::Path(p) => Some(p.clone()),
         DockerfileSource::Stdin => None,
     };
+    let run = RunOptions {
+        runtime: runtime(&args.runtime)?,
+        snapshotter: snapshotter(&args.snapshotter)?,
+        cancel: cancel_on_signals()?,
+    };
     let store = Store::open(store_root(&env)?)?;
     let builder = Builder::new(store, Arc::new(PlainProgress::default()));
     let image = builder.build(BuildRequest {
@@ -72,10 +83,21 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         no_cache: args.no_cache,
         compression,
         source_date_epoch,
+        run,
     })?;
     for tag in &image.tags {
         eprintln!("naming to {tag}");
     }
     writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
     Ok(())
+}
+
+/// A flag set by SIGINT or SIGTERM: the build kills its running container, removes its mounts
+/// and temporary directories, and fails with "cancelled".
+fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+    }
+    Ok(CancelFlag::from_arc(flag))
 }

@@ -11,7 +11,9 @@ use super::add::{AddSources, add_key};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
+use super::log::BuildLog;
 use super::owner::resolve_chown;
+use super::run::{PreparedRun, RunContext, RunOptions};
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
@@ -22,9 +24,10 @@ use crate::image::{
     ConfigBlob, ImageConfig, ImageError, ManifestFormat, canonical_json, creates_layer,
     history_text, image_manifest, normalize_workdir,
 };
-use crate::instructions::{Add, Copy, Instruction};
+use crate::instructions::{Add, Copy, Instruction, Run};
 use crate::layer::Compression;
 use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
+use crate::snapshot::LayerRef;
 use crate::source::{SourceFile, Span};
 use crate::store::{self, CacheRecord, CachedLayer, Store};
 use crate::{dockerfile, instructions};
@@ -48,6 +51,8 @@ pub struct BuildRequest {
     pub compression: Compression,
     /// `SOURCE_DATE_EPOCH`: every timestamp is this time, file mtimes are clamped to it.
     pub source_date_epoch: Option<i64>,
+    /// How `RUN` steps run (runtime, snapshotter, cancellation).
+    pub run: RunOptions,
 }
 
 /// What a build produced.
@@ -114,8 +119,10 @@ impl Builder {
             .prefix("build-")
             .tempdir_in(&tmp)
             .map_err(ExecError::io("create a directory in", &tmp))?;
+        let log = BuildLog::create(&self.store)?;
         let mut build = Build {
             store: &self.store,
+            log,
             events: self.events.as_ref(),
             request: &request,
             context,
@@ -175,6 +182,7 @@ fn compression_tag(compression: Compression) -> String {
 /// One build in progress.
 struct Build<'a> {
     store: &'a Store,
+    log: BuildLog,
     events: &'a dyn EventSink,
     request: &'a BuildRequest,
     context: Context,
@@ -233,6 +241,9 @@ impl Build<'_> {
         let state = self.base(stage);
         let mut state = self.finish(step, self.located(state, stage.span))?;
         for (i, planned) in stage.steps.iter().enumerate() {
+            if self.request.run.cancel.is_cancelled() {
+                return Err(ExecError::Cancelled.into());
+            }
             let name = format!("[{label} {}/{total}] {}", i + 2, planned.step.original);
             let step = self.start(name);
             let id = step.0;
@@ -264,21 +275,19 @@ impl Build<'_> {
                     layers: Vec::new(),
                     key: KeyInput::Scratch { platform: &name }.key(),
                     rootfs,
+                    applied: Arc::default(),
                     created: None,
                     cmd_set: false,
                 })
             }
             Base::Stage(index) => {
                 let parent = self.stages.get(index).ok_or(ExecError::NothingToBuild)?;
-                for layer in &parent.layers {
-                    apply_layer(self.store, layer, &rootfs)?;
-                }
                 Ok(StageState {
                     config: parent.config.clone().without_onbuild(),
-                    rootfs,
                     cmd_set: false,
                     ..parent.clone()
-                })
+                }
+                .with_rootfs(rootfs))
             }
             Base::Image(image) => Err(ExecError::UnsupportedBase {
                 image: image.clone(),
@@ -297,7 +306,8 @@ impl Build<'_> {
         let before = state.config.clone();
         let history = history_text(instruction, &before, &planned.args)?;
         let mut state = match instruction {
-            Instruction::Run(_) | Instruction::From(_) => {
+            Instruction::Run(run) => self.run(state, run, planned, id)?,
+            Instruction::From(_) => {
                 return Err(ExecError::Unsupported {
                     instruction: instruction.keyword(),
                 }
@@ -342,7 +352,7 @@ impl Build<'_> {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
                 let source = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
-                stage_context = Context::open_tree(&source.rootfs)?;
+                stage_context = Context::open_tree(&self.rootfs(source)?)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
@@ -397,14 +407,82 @@ impl Build<'_> {
         })
     }
 
+    /// The stage's filesystem as a directory, materialised now from its layers (those not
+    /// applied yet): steps that need to look at it call this, so a cache hit does no
+    /// filesystem work.
+    fn rootfs(&self, state: &StageState) -> Result<PathBuf> {
+        use std::sync::atomic::Ordering;
+        let applied = state.applied.load(Ordering::SeqCst);
+        for layer in state.layers.iter().skip(applied) {
+            apply_layer(self.store, layer, &state.rootfs)?;
+        }
+        state.applied.store(state.layers.len(), Ordering::SeqCst);
+        Ok(state.rootfs.clone())
+    }
+
+    /// `RUN`: in a container on a snapshot of the stage; its changes are the layer.
+    fn run(
+        &self,
+        state: StageState,
+        run: &Run,
+        planned: &PlannedStep,
+        id: StepId,
+    ) -> Result<StageState> {
+        let options = &self.request.run;
+        let prepared = PreparedRun::new(
+            run,
+            &state.config,
+            &planned.args,
+            self.request.plan_options.allow_insecure,
+        )?;
+        let key = prepared.key(&state.key);
+        let cx = RunContext {
+            store: self.store,
+            events: self.events,
+            log: &self.log,
+            options,
+            scratch: &self.scratch,
+            compression: self.request.compression,
+            source_date_epoch: self.request.source_date_epoch,
+            id,
+        };
+        self.layer_step_with(state, key, id, |state| {
+            let layers: Vec<LayerRef<'_>> = state
+                .layers
+                .iter()
+                .zip(&state.config.rootfs.diff_ids)
+                .map(|(descriptor, diff_id)| LayerRef {
+                    descriptor,
+                    diff_id,
+                })
+                .collect();
+            super::run::run_step(cx, &prepared, &layers)
+        })
+    }
+
     /// A step that makes a layer: answered from the cache, or `write` fills a fresh diff that
-    /// becomes the layer; either way the layer is applied onto the stage's filesystem.
+    /// becomes the layer.
     fn layer_step(
+        &self,
+        state: StageState,
+        key: CacheKey,
+        id: StepId,
+        write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
+    ) -> Result<StageState> {
+        self.layer_step_with(state, key, id, |state| {
+            let rootfs = self.rootfs(state)?;
+            self.write_step_layer(&rootfs, write)
+        })
+    }
+
+    /// A step that makes a layer: answered from the cache (no work at all), or made by
+    /// `produce` from the stage's state.
+    fn layer_step_with(
         &self,
         mut state: StageState,
         key: CacheKey,
         id: StepId,
-        write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
+        produce: impl FnOnce(&StageState) -> Result<CachedLayer>,
     ) -> Result<StageState> {
         let request = self.request;
         // The compression decides the blob, so it is part of the store's key.
@@ -426,7 +504,7 @@ impl Build<'_> {
                 (layer, created_at)
             }
             _ => {
-                let layer = self.write_step_layer(&state.rootfs, write)?;
+                let layer = produce(&state)?;
                 let created_at = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
@@ -439,7 +517,6 @@ impl Build<'_> {
                 (layer, created_at)
             }
         };
-        apply_layer(self.store, &layer.descriptor, &state.rootfs)?;
         state.config = state.config.with_layer(layer.diff_id.clone());
         state.layers.push(layer.descriptor);
         state.key = key;

@@ -7,7 +7,7 @@ use registry_client::Descriptor;
 
 use super::ExecError;
 use crate::error::Result;
-use crate::layer::{Compression, LayerWriter, TarWriter, WalkOptions, write_tree};
+use crate::layer::{Compression, LayerWriter, TarWriter, WalkOptions, WhiteoutMode, write_tree};
 use crate::snapshot::{ExtractOptions, LayerReader, extract_layer};
 use crate::store::{CachedLayer, Store};
 
@@ -19,10 +19,28 @@ pub(super) fn write_layer(
     compression: Compression,
     source_date_epoch: Option<i64>,
 ) -> Result<CachedLayer> {
+    write_layer_with(
+        store,
+        diff,
+        compression,
+        source_date_epoch,
+        WhiteoutMode::Keep,
+    )
+}
+
+/// [`write_layer`] with overlay whiteouts turned into OCI ones (`WhiteoutMode::Overlay`, for
+/// an overlay upper directory or a diff in that form).
+pub(super) fn write_layer_with(
+    store: &Store,
+    diff: &Path,
+    compression: Compression,
+    source_date_epoch: Option<i64>,
+    whiteouts: WhiteoutMode,
+) -> Result<CachedLayer> {
     let mut blob = store.blob_writer()?;
     let layer = LayerWriter::new(&mut blob, compression)?;
     let mut tar = TarWriter::new(layer).mtime_clamp(source_date_epoch);
-    write_tree(&mut tar, diff, WalkOptions::default())?;
+    write_tree(&mut tar, diff, WalkOptions { whiteouts })?;
     let info = tar.finish()?.finish()?;
     let (digest, size) = blob.commit(Some(&info.digest))?;
     Ok(CachedLayer {

@@ -76,6 +76,47 @@ pub enum ExecError {
     /// The plan holds no stage.
     #[error("the Dockerfile has no stage to build")]
     NothingToBuild,
+    /// The OCI runtime binary is not installed.
+    #[error(
+        "cannot run {program}: it is not installed (install it with `apt-get install {package}`, \
+         or choose another runtime with --runtime)"
+    )]
+    RuntimeMissing {
+        /// The program that was run.
+        program: PathBuf,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
+    /// The runtime spec (`config.json`) could not be made.
+    #[error("cannot make the container's config.json: {reason}")]
+    RuntimeSpec {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A `RUN` command exited with a non-zero code.
+    #[error(
+        "process {command:?} did not complete successfully: exit code: {code}\n{}\n(full log: {})",
+        tail.join("\n"),
+        log.display()
+    )]
+    RunFailed {
+        /// The command as run (argv joined with spaces).
+        command: String,
+        /// Its exit code (128 + signal when killed).
+        code: i32,
+        /// The last lines of its output.
+        tail: Vec<String>,
+        /// The build's log file.
+        log: PathBuf,
+    },
+    /// The build was cancelled (SIGINT/SIGTERM): the running container was killed.
+    #[error("the build was cancelled")]
+    Cancelled,
+    /// `RUN --security=insecure` without the entitlement.
+    #[error(
+        "RUN --security=insecure is not allowed: pass --allow security.insecure to hoist build"
+    )]
+    InsecureNotAllowed,
     /// A file operation on the host failed.
     #[error("cannot {operation} {path}: {cause}")]
     Io {

@@ -1,11 +1,18 @@
 //! The executor: a plan -> layers and an image.
 //!
 //! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
-//! or heredocs), `ADD`, `WORKDIR` and every metadata instruction; `RUN` and bases from a
-//! registry fail with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at
-//! the instruction, never skipped.
+//! or heredocs), `ADD`, `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`,
+//! `--security`) and every metadata instruction; `RUN --mount` and bases from a registry fail
+//! with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at the instruction.
 //!
-//! Each stage keeps its filesystem materialised in a scratch directory under the store's tmp
+//! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
+//! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
+//! naive snapshotter; the overlay upper directory is the diff. Cache hits do no filesystem work:
+//! a stage's materialised directory is filled lazily, only when a step looks at it (COPY,
+//! WORKDIR). Each step's output goes to [`crate::events::Event::StepLog`] and to the build's log
+//! file in the store; a [`CancelFlag`] stops the build, killing the container.
+//!
+//! Each stage can materialise its filesystem in a scratch directory under the store's tmp
 //! dir (removed when the build ends). A layer step writes its files into a fresh diff
 //! directory, which [`crate::layer::write_tree`] turns into the layer blob; the blob is then
 //! extracted onto the stage's filesystem, so a cache hit (nothing written, the stored blob
@@ -26,18 +33,26 @@
 mod add;
 mod archive;
 mod builder;
+mod bundle;
 mod cache_key;
+mod cancel;
 mod commit;
 mod copy;
 mod diff;
 mod error;
 mod fetch;
+mod log;
 mod owner;
 mod parents;
+mod run;
+mod runtime;
 mod stage;
 
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
+pub use cancel::CancelFlag;
 pub use error::ExecError;
 pub use fetch::FetchError;
 pub use owner::OwnerError;
+pub use run::RunOptions;
+pub use runtime::{Runtime, RuntimeKind};

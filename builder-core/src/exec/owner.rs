@@ -71,8 +71,6 @@ pub(crate) fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), Own
 }
 
 /// The user a process runs as for `USER <spec>`: `(uid, gid, additional gids)`.
-// Used by RUN (issue 5), which lands separately.
-#[allow(dead_code)]
 pub(crate) fn resolve_user(rootfs: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>), OwnerError> {
     let (user, group) = split(spec)?;
     let passwd = read(rootfs, "etc/passwd", false);

@@ -2,6 +2,8 @@
 //! metadata instructions, each a transformation of the config.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use registry_client::Descriptor;
 
@@ -19,12 +21,27 @@ pub(super) struct StageState {
     pub layers: Vec<Descriptor>,
     /// The key of the filesystem state (changes with each layer).
     pub key: CacheKey,
-    /// The filesystem, materialised (removed with the build's scratch directory).
+    /// Where the filesystem is materialised when a step needs it (removed with the build's
+    /// scratch directory).
     pub rootfs: PathBuf,
+    /// How many of [`Self::layers`] are applied in [`Self::rootfs`] (shared by clones that
+    /// share the directory).
+    pub applied: Arc<AtomicUsize>,
     /// When the last layer was made (seconds since the epoch); `None` before any layer.
     pub created: Option<i64>,
     /// Whether `CMD` was set in this stage (`ENTRYPOINT` keeps it then).
     pub cmd_set: bool,
+}
+
+impl StageState {
+    /// The same state, materialised (lazily) in the empty directory `rootfs` instead.
+    pub fn with_rootfs(self, rootfs: PathBuf) -> Self {
+        StageState {
+            rootfs,
+            applied: Arc::default(),
+            ..self
+        }
+    }
 }
 
 /// `config` changed by a metadata-only `instruction` (no history entry: the caller adds it).

@@ -1,0 +1,47 @@
+//! Why a snapshot could not be made, mounted or diffed.
+
+use std::path::{Path, PathBuf};
+
+use crate::store::IoCause;
+
+/// An error of the snapshotters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// A file operation failed.
+    #[error("cannot {operation} {path}: {cause}")]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        cause: IoCause,
+    },
+    /// overlayfs could not be mounted (the naive snapshotter works everywhere).
+    #[error(
+        "cannot mount overlayfs at {target}: {cause} (use --snapshotter naive where overlayfs \
+         is not available)"
+    )]
+    Mount {
+        /// The mount point.
+        target: PathBuf,
+        /// The OS error.
+        cause: IoCause,
+    },
+}
+
+impl SnapshotError {
+    /// An [`SnapshotError::Io`] maker for `map_err`.
+    pub(crate) fn io<E: Into<IoCause>>(
+        operation: &'static str,
+        path: &Path,
+    ) -> impl FnOnce(E) -> SnapshotError + use<E> {
+        let path = path.to_owned();
+        move |e| SnapshotError::Io {
+            operation,
+            path,
+            cause: e.into(),
+        }
+    }
+}
