@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use registry_client::{Descriptor, Digest, media_type};
 
 use super::add::{AddSources, add_key};
+use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
@@ -26,7 +27,8 @@ use crate::image::{
 };
 use crate::instructions::{Add, Copy, Instruction, Run};
 use crate::layer::Compression;
-use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
+use crate::plan::{Base, PlanOptions, PlannedStage, PlannedStep};
+use crate::platform::Platform;
 use crate::snapshot::LayerRef;
 use crate::source::{SourceFile, Span};
 use crate::store::{self, CacheRecord, CachedLayer, Store};
@@ -73,6 +75,7 @@ pub struct BuiltImage {
 pub struct Builder {
     store: Store,
     events: Arc<dyn EventSink>,
+    sources: BaseSources,
 }
 
 impl std::fmt::Debug for Builder {
@@ -86,14 +89,33 @@ impl std::fmt::Debug for Builder {
 impl Builder {
     /// A builder writing into `store` and reporting to `events`.
     pub fn new(store: Store, events: Arc<dyn EventSink>) -> Self {
-        Builder { store, events }
+        Builder {
+            store,
+            events,
+            sources: BaseSources::default(),
+        }
+    }
+
+    /// Where base images come from: named contexts, `--pull`, the registry client. The
+    /// default knows the local store only.
+    #[must_use]
+    pub fn with_base_sources(mut self, sources: BaseSources) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// Builds `request`: parse, plan, run each stage, write config and manifest, tag.
     pub fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
         let ast = dockerfile::parse(&request.dockerfile)?;
         let typed = instructions::parse(&ast)?;
-        let plan = plan::plan(&typed, &request.plan_options, &OfflineResolver)?;
+        let mut next_step = 0;
+        let (plan, bases) = BaseResolver {
+            store: &self.store,
+            sources: &self.sources,
+            events: self.events.as_ref(),
+            next_step: &mut next_step,
+        }
+        .plan(&typed, &request.plan_options)?;
         for warning in &plan.warnings {
             self.events.emit(Event::Warning {
                 message: warning.short.clone(),
@@ -127,7 +149,9 @@ impl Builder {
             request: &request,
             context,
             scratch: scratch.path().to_owned(),
-            next_step: 0,
+            next_step,
+            bases,
+            platform: request.plan_options.target_platform.clone(),
             stages: BTreeMap::new(),
             stage_names: BTreeMap::new(),
         };
@@ -188,6 +212,9 @@ struct Build<'a> {
     context: Context,
     scratch: PathBuf,
     next_step: u32,
+    bases: Bases,
+    /// The platform of the stage being built.
+    platform: Platform,
     stages: BTreeMap<usize, StageState>,
     stage_names: BTreeMap<usize, String>,
 }
@@ -231,6 +258,7 @@ impl Build<'_> {
             .clone()
             .unwrap_or_else(|| format!("stage-{}", stage.index));
         self.stage_names.insert(stage.index, label.clone());
+        self.platform = stage.platform.clone();
         let total = stage.steps.len() + 1;
         let base = match &stage.base {
             Base::Scratch => "scratch".to_owned(),
@@ -289,10 +317,11 @@ impl Build<'_> {
                 }
                 .with_rootfs(rootfs))
             }
-            Base::Image(image) => Err(ExecError::UnsupportedBase {
-                image: image.clone(),
+            Base::Image(image) => {
+                let base = self.bases.get(image, &stage.platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                base_state(self.store, base, rootfs, &stage.platform, options)
             }
-            .into()),
         }
     }
 
@@ -348,6 +377,7 @@ impl Build<'_> {
     ) -> Result<StageState> {
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
+        let from_base;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
@@ -356,7 +386,17 @@ impl Build<'_> {
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
-                return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
+                let base = self.bases.get(from, &self.platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                from_base = CopyFromBase::open(
+                    self.store,
+                    base,
+                    &self.scratch,
+                    &self.platform,
+                    options,
+                    |state| self.rootfs(state),
+                )?;
+                from_base.origin()
             }
         };
         let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, copy.parents)?;

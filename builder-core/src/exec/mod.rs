@@ -1,9 +1,10 @@
 //! The executor: a plan -> layers and an image.
 //!
-//! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
-//! or heredocs), `ADD`, `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`,
-//! `--security`) and every metadata instruction; `RUN --mount` and bases from a registry fail
-//! with [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at the instruction.
+//! This slice runs `FROM scratch`, `FROM <stage>`, `FROM <image>` (a registry, the local store,
+//! a named context: see `base.rs`), `COPY` (from the context, an earlier stage, an image, a
+//! named context or heredocs), `ADD`, `WORKDIR`, `RUN` (shell, exec and heredoc forms;
+//! `--network`, `--security`) and every metadata instruction; `RUN --mount` fails with
+//! [`ExecError::Unsupported`], located at the instruction.
 //!
 //! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
 //! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
@@ -32,6 +33,7 @@
 
 mod add;
 mod archive;
+mod base;
 mod builder;
 mod bundle;
 mod cache_key;
@@ -48,6 +50,7 @@ mod run;
 mod runtime;
 mod stage;
 
+pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;
