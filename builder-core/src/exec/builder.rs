@@ -7,11 +7,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
+use super::add::{AddSources, add_key};
 use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
 use super::log::BuildLog;
+use super::owner::resolve_chown;
 use super::run::{PreparedRun, RunContext, RunOptions};
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
@@ -23,7 +25,7 @@ use crate::image::{
     ConfigBlob, ImageConfig, ImageError, ManifestFormat, canonical_json, creates_layer,
     history_text, image_manifest, normalize_workdir,
 };
-use crate::instructions::{Copy, Instruction, Run};
+use crate::instructions::{Add, Copy, Instruction, Run};
 use crate::layer::Compression;
 use crate::plan::{Base, PlanOptions, PlannedStage, PlannedStep};
 use crate::platform::Platform;
@@ -367,13 +369,14 @@ impl Build<'_> {
         let history = history_text(instruction, &before, &planned.args)?;
         let mut state = match instruction {
             Instruction::Run(run) => self.run(state, run, planned, id)?,
-            Instruction::Add(_) | Instruction::From(_) => {
+            Instruction::From(_) => {
                 return Err(ExecError::Unsupported {
                     instruction: instruction.keyword(),
                 }
                 .into());
             }
             Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id)?,
+            Instruction::Add(add) => self.add(state, add, id)?,
             Instruction::Workdir(path) if creates_layer(instruction, &before) => {
                 let dir = normalize_workdir(&before.config.working_dir, path);
                 self.mkdir(state, &dir, id)?
@@ -405,12 +408,6 @@ impl Build<'_> {
         from_stage: Option<usize>,
         id: StepId,
     ) -> Result<StageState> {
-        if copy.parents {
-            return Err(ExecError::Unsupported {
-                instruction: "COPY --parents",
-            }
-            .into());
-        }
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
         let from_base;
@@ -435,27 +432,46 @@ impl Build<'_> {
                 from_base.origin()
             }
         };
-        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir)?;
+        let prepared = PreparedCopy::new(&copy.spec, origin, &workdir, copy.parents)?;
         let key = prepared.key(&state.key)?;
         self.layer_step(state, key, id, |diff| prepared.write(diff))
     }
 
-    /// `WORKDIR` creating its directory (0755 root:root) as a layer, as BuildKit does.
+    /// `ADD`: remote sources fetched first, then copied like `COPY` (see [`super::add`]).
+    fn add(&self, state: StageState, add: &Add, id: StepId) -> Result<StageState> {
+        let sources = AddSources::fetch(add, &self.scratch)?;
+        let workdir = state.config.config.working_dir.clone();
+        let parts = sources.prepare(add, &self.context, &workdir)?;
+        let key = add_key(&parts, &state.key)?;
+        self.layer_step(state, key, id, |diff| {
+            parts.iter().try_for_each(|part| part.write(diff))
+        })
+    }
+
+    /// `WORKDIR` creating its directory (0755, owned by `USER` if set, else root) as a layer,
+    /// as BuildKit does.
     fn mkdir(&self, state: StageState, dir: &str, id: StepId) -> Result<StageState> {
+        let user = state.config.config.user.clone();
         let key = KeyInput::Mkdir {
             parent: state.key.digest().as_str(),
             path: dir,
             owner: (0, 0),
+            user: Some(user.as_str()).filter(|u| !u.is_empty()),
         }
         .key();
         let parts = image_components(dir);
         self.layer_step(state, key, id, |diff| {
+            let owner = match user.as_str() {
+                "" => (0, 0),
+                user => resolve_chown(diff.rootfs(), user)?,
+            };
+            diff.set_new_parent_owner(owner);
             diff.ensure_parents(&parts)?;
             if !diff.is_existing_dir(&parts) {
                 let meta = Meta {
                     mode: 0o755,
-                    uid: 0,
-                    gid: 0,
+                    uid: owner.0,
+                    gid: owner.1,
                     mtime_ns: 0,
                 };
                 diff.put_dir(&parts, meta)?;

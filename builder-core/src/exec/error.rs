@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::fetch::FetchError;
 use super::owner::OwnerError;
 use crate::store::IoCause;
 
@@ -29,18 +30,20 @@ pub enum ExecError {
         /// The `--from` value.
         from: String,
     },
-    /// `--chown` names a user or group instead of numeric ids.
-    #[error(
-        "--chown={value}: user and group names are not supported yet by hoist build \
-         (use numeric uid:gid)"
-    )]
-    UnsupportedChownName {
-        /// The `--chown` value.
-        value: String,
-    },
     /// A user or group (`--chown`, `USER` for `WORKDIR`) could not be resolved.
     #[error(transparent)]
     Owner(#[from] OwnerError),
+    /// A remote `ADD` source could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// An `ADD` archive could not be extracted.
+    #[error("cannot extract {path}: {reason}")]
+    BadArchive {
+        /// The archive.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Several sources were copied to a destination that is not a directory.
     #[error(
         "when using COPY with more than one source file, the destination must be a directory \
