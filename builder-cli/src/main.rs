@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod options;
+mod secrets;
 
 use std::process::ExitCode;
 

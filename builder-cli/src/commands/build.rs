@@ -71,6 +71,8 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         runtime: runtime(&args.runtime)?,
         snapshotter: snapshotter(&args.snapshotter)?,
         cancel: cancel_on_signals()?,
+        secrets: crate::secrets::secrets(&args.secrets, &env)?,
+        ssh: crate::secrets::ssh(&args.ssh, &env)?,
     };
     let store = Store::open(store_root(&env)?)?;
     let builder = Builder::new(store, Arc::new(PlainProgress::default()));

@@ -11,6 +11,7 @@ use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
 use super::log::BuildLog;
+use super::mounts::{MountInputs, prepare_mounts};
 use super::run::{PreparedRun, RunContext, RunOptions};
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
@@ -413,12 +414,20 @@ impl Build<'_> {
         id: StepId,
     ) -> Result<StageState> {
         let options = &self.request.run;
+        let (mounts, mount_keys) = prepare_mounts(
+            &run.mounts,
+            &state.config.config.working_dir,
+            self,
+            &options.secrets,
+            &options.ssh,
+        )?;
         let prepared = PreparedRun::new(
             run,
             &state.config,
             &planned.args,
             self.request.plan_options.allow_insecure,
-        )?;
+        )?
+        .with_mounts(mounts, mount_keys);
         let key = prepared.key(&state.key);
         let cx = RunContext {
             store: self.store,
@@ -429,6 +438,7 @@ impl Build<'_> {
             compression: self.request.compression,
             source_date_epoch: self.request.source_date_epoch,
             id,
+            inputs: self,
         };
         self.layer_step_with(state, key, id, |state| {
             let layers: Vec<LayerRef<'_>> = state
@@ -570,5 +580,29 @@ impl Build<'_> {
             manifest_size,
             tags,
         })
+    }
+}
+
+impl MountInputs for Build<'_> {
+    fn context(&self) -> &Context {
+        &self.context
+    }
+
+    fn stage(&self, reference: &str) -> Option<(usize, CacheKey)> {
+        let lower = reference.to_lowercase();
+        let index = match lower.parse::<usize>() {
+            Ok(i) => i,
+            Err(_) => *self
+                .stage_names
+                .iter()
+                .find(|(i, label)| **label == lower && **label != format!("stage-{i}"))?
+                .0,
+        };
+        self.stages.get(&index).map(|s| (index, s.key.clone()))
+    }
+
+    fn stage_rootfs(&self, index: usize) -> Result<PathBuf> {
+        let state = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
+        self.rootfs(state)
     }
 }
