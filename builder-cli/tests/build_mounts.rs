@@ -27,10 +27,19 @@ fn context(tmp: &Path, dockerfile: &str) -> PathBuf {
 }
 
 fn hoist(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hoist"))
-        .args(args)
+    // `--epoch N` (first) sets SOURCE_DATE_EPOCH for this run.
+    let (epoch, args) = match args {
+        ["--epoch", n, rest @ ..] => (Some(*n), rest),
+        _ => (None, args),
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hoist"));
+    if let Some(n) = epoch {
+        cmd.env("SOURCE_DATE_EPOCH", n);
+    } else {
+        cmd.env_remove("SOURCE_DATE_EPOCH");
+    }
+    cmd.args(args)
         .env("HOIST_ROOT", root)
-        .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("HOIST_RUNTIME")
         .env_remove("SSH_AUTH_SOCK")
         .output()
@@ -38,7 +47,14 @@ fn hoist(root: &Path, args: &[&str]) -> Output {
 }
 
 fn build_with(root: &Path, context: &Path, extra: &[&str]) -> (String, String) {
-    let mut args = vec!["build", "-t", "img"];
+    let mut args = match extra {
+        ["--epoch", n, ..] => vec!["--epoch", n],
+        _ => Vec::new(),
+    };
+    let extra = extra
+        .strip_prefix(&["--epoch"][..])
+        .map_or(extra, |r| &r[1..]);
+    args.extend(["build", "-t", "img"]);
     args.extend_from_slice(extra);
     args.push(context.to_str().unwrap());
     let out = hoist(root, &args);
@@ -323,7 +339,10 @@ RUN --mount=type=$MNT_TYPE,target=/argmnt touch /argmnt/x && grep -q /argmnt /pr
     assert!(!exists(&rootfs, "mytmp"));
     assert!(read(&rootfs, "shm-mount").contains("size=131072k"));
     assert_eq!(read(&rootfs, "env-target"), "ok\n");
-    assert!(!exists(&rootfs, "mnt"), "the $SOME_PATH mount point is in the image");
+    assert!(
+        !exists(&rootfs, "mnt"),
+        "the $SOME_PATH mount point is in the image"
+    );
     assert!(!exists(&rootfs, "argmnt"));
     assert_no_mounts(&root);
 }
@@ -356,7 +375,10 @@ fn mount_option_errors_and_meta_args() {
             "'from' doesn't support variable expansion, define alias stage instead",
         ),
         ("RUN --mont=target=/mytmp,type=tmpfs /bin/true\n", "--mont"),
-        ("RUN --mount=typ=tmpfs,target=/mytmp /bin/true\n", "unexpected key 'typ'"),
+        (
+            "RUN --mount=typ=tmpfs,target=/mytmp /bin/true\n",
+            "unexpected key 'typ'",
+        ),
         ("RUN --mount=type=tmp,target=/mytmp /bin/true\n", "tmp"),
         (
             "RUN --mount=type=bind,from=nosuchimage:1,target=/x true\n",
@@ -467,7 +489,7 @@ RUN --mount=type=ssh,id=other,target=/agent [ -S /agent ] && echo ok > /other
 }
 
 /// Stages that do not depend on each other build at the same time, and give the same image
-/// as a one-at-a-time build.
+/// (same digest, with SOURCE_DATE_EPOCH) as a one-at-a-time build; step ids are the same.
 #[test]
 fn independent_stages_run_concurrently() {
     let tmp = tempfile::tempdir().unwrap();
@@ -486,16 +508,16 @@ COPY --from=two /two /two
     let root = tmp.path().join("store");
     let base_only = tmp.path().join("base-only");
     let _ = context(&base_only, "");
-    build_with(&root, &base_only.join("context"), &[]);
+    build_with(&root, &base_only.join("context"), &["--epoch", "0"]);
     let started = Instant::now();
-    let (parallel, _) = build_with(&root, &ctx, &["--jobs", "2"]);
+    let (parallel, progress) = build_with(&root, &ctx, &["--epoch", "0", "--jobs", "2"]);
     let elapsed = started.elapsed();
     eprintln!("two independent `sleep 2` stages: {elapsed:?}");
     assert!(elapsed.as_secs_f64() < 3.5, "{elapsed:?}");
     let root1 = tmp.path().join("store1");
-    build_with(&root1, &base_only.join("context"), &[]);
+    build_with(&root1, &base_only.join("context"), &["--epoch", "0"]);
     let started = Instant::now();
-    let (sequential, _) = build_with(&root1, &ctx, &["--jobs", "1"]);
+    let (sequential, progress1) = build_with(&root1, &ctx, &["--epoch", "0", "--jobs", "1"]);
     let elapsed1 = started.elapsed();
     eprintln!("the same with --jobs 1: {elapsed1:?}");
     assert!(elapsed1.as_secs_f64() >= 4.0, "{elapsed1:?}");
@@ -511,5 +533,17 @@ COPY --from=two /two /two
             .collect()
     };
     assert_eq!(layers(&root), layers(&root1));
-    let _ = (parallel, sequential);
+    assert_eq!(parallel, sequential);
+    let started_steps = |p: &str| -> Vec<String> {
+        let mut v: Vec<String> = p
+            .lines()
+            .filter(|l| l.contains(" [") && l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(started_steps(&progress), started_steps(&progress1));
+    assert!(progress.contains("#6 [one 2/2] RUN sleep 2"), "{progress}");
+    assert!(progress.contains("#8 [two 2/2] RUN sleep 2"), "{progress}");
 }

@@ -73,6 +73,11 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         cancel: cancel_on_signals()?,
         secrets: crate::secrets::secrets(&args.secrets, &env)?,
         ssh: crate::secrets::ssh(&args.ssh, &env)?,
+        jobs: match args.jobs {
+            Some(0) => return Err(anyhow::anyhow!("--jobs must be at least 1").into()),
+            Some(n) => n,
+            None => 0,
+        },
     };
     let store = Store::open(store_root(&env)?)?;
     let builder = Builder::new(store, Arc::new(PlainProgress::default()));

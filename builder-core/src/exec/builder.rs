@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
@@ -13,6 +13,7 @@ use super::diff::{DiffDir, Meta, image_components};
 use super::log::BuildLog;
 use super::mounts::{MountInputs, prepare_mounts};
 use super::run::{PreparedRun, RunContext, RunOptions};
+use super::schedule::run_stages;
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
@@ -126,17 +127,33 @@ impl Builder {
             request: &request,
             context,
             scratch: scratch.path().to_owned(),
-            next_step: 0,
-            stages: BTreeMap::new(),
+            first_step: BTreeMap::new(),
+            stages: Mutex::new(BTreeMap::new()),
             stage_names: BTreeMap::new(),
+            fill_locks: Mutex::new(BTreeMap::new()),
         };
+        // Step ids are numbered in plan order whatever order the stages run in.
+        let mut next = 1;
         for stage in &plan.stages {
-            let state = build.run_stage(stage)?;
-            build.stages.insert(stage.index, state);
+            build.first_step.insert(stage.index, next);
+            next += u32::try_from(stage.steps.len() + 1).unwrap_or(u32::MAX);
+            let label = stage
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("stage-{}", stage.index));
+            build.stage_names.insert(stage.index, label);
         }
+        let jobs = match request.run.jobs {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        };
+        run_stages(&plan.stages, jobs, &|stage| {
+            let state = build.run_stage(stage)?;
+            lock(&build.stages).insert(stage.index, state);
+            Ok(())
+        })?;
         let target = plan.target().ok_or(ExecError::NothingToBuild)?;
-        let state = build
-            .stages
+        let state = lock(&build.stages)
             .remove(&target.index)
             .ok_or(ExecError::NothingToBuild)?;
         let image = build.assemble(state, tags)?;
@@ -186,15 +203,21 @@ struct Build<'a> {
     request: &'a BuildRequest,
     context: Context,
     scratch: PathBuf,
-    next_step: u32,
-    stages: BTreeMap<usize, StageState>,
+    /// The id of each stage's `FROM` step (its steps follow).
+    first_step: BTreeMap<usize, u32>,
+    /// Finished stages.
+    stages: Mutex<BTreeMap<usize, StageState>>,
     stage_names: BTreeMap<usize, String>,
+    /// One lock per materialised stage directory, held while it is filled.
+    fill_locks: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Build<'_> {
-    fn start(&mut self, name: String) -> (StepId, Instant) {
-        self.next_step += 1;
-        let id = StepId(self.next_step);
+    fn start(&self, id: StepId, name: String) -> (StepId, Instant) {
         self.events.emit(Event::StepStarted { id, name });
         (id, Instant::now())
     }
@@ -224,19 +247,24 @@ impl Build<'_> {
             .unwrap_or_else(|| format!("stage-{index}"))
     }
 
-    fn run_stage(&mut self, stage: &PlannedStage) -> Result<StageState> {
-        let label = stage
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("stage-{}", stage.index));
-        self.stage_names.insert(stage.index, label.clone());
+    /// A finished stage's state.
+    fn stage(&self, index: usize) -> Result<StageState> {
+        lock(&self.stages)
+            .get(&index)
+            .cloned()
+            .ok_or_else(|| ExecError::NothingToBuild.into())
+    }
+
+    fn run_stage(&self, stage: &PlannedStage) -> Result<StageState> {
+        let label = self.stage_label(stage.index);
+        let first = self.first_step.get(&stage.index).copied().unwrap_or(1);
         let total = stage.steps.len() + 1;
         let base = match &stage.base {
             Base::Scratch => "scratch".to_owned(),
             Base::Image(image) => image.clone(),
             Base::Stage(index) => self.stage_label(*index),
         };
-        let step = self.start(format!("[{label} 1/{total}] FROM {base}"));
+        let step = self.start(StepId(first), format!("[{label} 1/{total}] FROM {base}"));
         let state = self.base(stage);
         let mut state = self.finish(step, self.located(state, stage.span))?;
         for (i, planned) in stage.steps.iter().enumerate() {
@@ -244,7 +272,8 @@ impl Build<'_> {
                 return Err(ExecError::Cancelled.into());
             }
             let name = format!("[{label} {}/{total}] {}", i + 2, planned.step.original);
-            let step = self.start(name);
+            let n = u32::try_from(i).unwrap_or(u32::MAX);
+            let step = self.start(StepId(first.saturating_add(n).saturating_add(1)), name);
             let id = step.0;
             let result = self.run_step(state, planned, id);
             state = self.finish(step, self.located(result, planned.step.span))?;
@@ -280,7 +309,7 @@ impl Build<'_> {
                 })
             }
             Base::Stage(index) => {
-                let parent = self.stages.get(index).ok_or(ExecError::NothingToBuild)?;
+                let parent = self.stage(*index)?;
                 Ok(StageState {
                     config: parent.config.clone().without_onbuild(),
                     cmd_set: false,
@@ -295,12 +324,7 @@ impl Build<'_> {
         }
     }
 
-    fn run_step(
-        &mut self,
-        state: StageState,
-        planned: &PlannedStep,
-        id: StepId,
-    ) -> Result<StageState> {
+    fn run_step(&self, state: StageState, planned: &PlannedStep, id: StepId) -> Result<StageState> {
         let instruction = &planned.step.instruction;
         let before = state.config.clone();
         let history = history_text(instruction, &before, &planned.args)?;
@@ -352,11 +376,12 @@ impl Build<'_> {
         }
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
+        let source;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
-                let source = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
-                stage_context = Context::open_tree(&self.rootfs(source)?)?;
+                source = self.stage(index)?;
+                stage_context = Context::open_tree(&self.rootfs(&source)?)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
@@ -397,6 +422,12 @@ impl Build<'_> {
     /// filesystem work.
     fn rootfs(&self, state: &StageState) -> Result<PathBuf> {
         use std::sync::atomic::Ordering;
+        let fill = Arc::clone(
+            lock(&self.fill_locks)
+                .entry(state.rootfs.clone())
+                .or_default(),
+        );
+        let _filling = lock(&fill);
         let applied = state.applied.load(Ordering::SeqCst);
         for layer in state.layers.iter().skip(applied) {
             apply_layer(self.store, layer, &state.rootfs)?;
@@ -592,17 +623,20 @@ impl MountInputs for Build<'_> {
         let lower = reference.to_lowercase();
         let index = match lower.parse::<usize>() {
             Ok(i) => i,
-            Err(_) => *self
-                .stage_names
-                .iter()
-                .find(|(i, label)| **label == lower && **label != format!("stage-{i}"))?
-                .0,
+            Err(_) => {
+                *self
+                    .stage_names
+                    .iter()
+                    .find(|(i, label)| **label == lower && **label != format!("stage-{i}"))?
+                    .0
+            }
         };
-        self.stages.get(&index).map(|s| (index, s.key.clone()))
+        lock(&self.stages)
+            .get(&index)
+            .map(|s| (index, s.key.clone()))
     }
 
     fn stage_rootfs(&self, index: usize) -> Result<PathBuf> {
-        let state = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
-        self.rootfs(state)
+        self.rootfs(&self.stage(index)?)
     }
 }

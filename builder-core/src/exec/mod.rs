@@ -2,8 +2,13 @@
 //!
 //! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
 //! or heredocs), `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`, `--security`)
-//! and every metadata instruction; `RUN --mount`, `ADD` and bases from a registry fail with
-//! [`ExecError::Unsupported`] / [`ExecError::UnsupportedBase`], located at the instruction.
+//! and every metadata instruction, `RUN --mount` (`mounts.rs`: cache, bind, tmpfs, secret,
+//! ssh); `ADD` and bases from a registry fail with [`ExecError::Unsupported`] /
+//! [`ExecError::UnsupportedBase`], located at the instruction.
+//!
+//! **Stages** run concurrently when independent (`schedule.rs`, up to [`RunOptions::jobs`]
+//! threads); step ids are numbered in plan order, so events keep the ids of a sequential build,
+//! and a stage's materialised directory is filled under a per-directory lock.
 //!
 //! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
 //! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
@@ -42,13 +47,14 @@ mod mounts;
 mod owner;
 mod run;
 mod runtime;
+mod schedule;
 mod stage;
 
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;
 pub use error::ExecError;
-pub use owner::OwnerError;
 pub use mounts::SecretSource;
+pub use owner::OwnerError;
 pub use run::RunOptions;
 pub use runtime::{Runtime, RuntimeKind};

@@ -576,7 +576,9 @@ fn cache_dir(
                 };
                 copy_selection(context, source, &fresh)?;
             }
-            None => std::fs::create_dir(&fresh).map_err(ExecError::io("create directory", &fresh))?,
+            None => {
+                std::fs::create_dir(&fresh).map_err(ExecError::io("create directory", &fresh))?
+            }
         }
         std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(mode))
             .map_err(ExecError::io("chmod", &fresh))?;
@@ -584,10 +586,10 @@ fn cache_dir(
             .map_err(ExecError::io("chown", &fresh))?;
         // Another build may have made it meanwhile (shared): theirs is kept.
         if std::fs::rename(&fresh, &dir).is_err() && !dir.exists() {
-            return Err(ExecError::io("create directory", &dir)(std::io::Error::other(
-                "rename failed",
-            ))
-            .into());
+            return Err(
+                ExecError::io("create directory", &dir)(std::io::Error::other("rename failed"))
+                    .into(),
+            );
         }
     }
     Ok(dir)
@@ -608,7 +610,9 @@ fn cache_subdir(root: &Path, sub: &str) -> Result<PathBuf> {
         match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(escapes().into()),
-            Err(_) => std::fs::create_dir(&path).map_err(ExecError::io("create directory", &path))?,
+            Err(_) => {
+                std::fs::create_dir(&path).map_err(ExecError::io("create directory", &path))?
+            }
         }
     }
     Ok(path)

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub secrets: BTreeMap<String, SecretSource>,
     /// SSH agent sockets for `RUN --mount=type=ssh`, by id (`default`).
     pub ssh: BTreeMap<String, PathBuf>,
+    /// How many stages may build at once (0: the number of CPUs). The image is the same
+    /// whatever the number.
+    pub jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -57,6 +60,7 @@ impl Default for RunOptions {
             cancel: CancelFlag::new(),
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
+            jobs: 0,
         }
     }
 }
