@@ -17,9 +17,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile into the local store.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List the tagged images in the local store.
     Images,
+    /// Pull an image from a registry into the local store.
+    Pull(PullArgs),
+    /// Push an image of the local store to a registry.
+    Push(PushArgs),
     /// Look inside Hoist's frontend: the parsed Dockerfile and the build plan.
     #[command(subcommand)]
     Debug(DebugCommand),
@@ -102,6 +106,60 @@ pub struct BuildArgs {
     /// How many stages may build at once (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Always attempt to pull every referenced image, even when the store has it.
+    #[arg(long)]
+    pub pull: bool,
+    /// Additional build context (`NAME=DIR`, `NAME=oci-layout://DIR[:TAG]`,
+    /// `NAME=docker-image://REF`); repeatable.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
+    /// Output destination (`type=oci|docker|tar,dest=FILE|-`, `type=local,dest=DIR`, or a
+    /// directory); repeatable.
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// Push the image to every `-t` name.
+    #[arg(long)]
+    pub push: bool,
+    /// Write the image ID (the config digest) to the file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Write build result metadata (digests, names) as JSON to the file.
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// The build context directory.
     pub context: PathBuf,
+}
+
+/// Flags of the commands that talk to registries.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Talk plain HTTP to this registry (`HOST[:PORT]`; loopback registries always are).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+}
+
+/// `hoist pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The image (`alpine:3.20`, `registry.lan:5000/app:1`).
+    pub reference: String,
+    /// The platform to pull (default: the host's).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `hoist push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The image's name in the store, which is also where it is pushed.
+    pub reference: String,
+    /// Registry settings.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }

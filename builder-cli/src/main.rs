@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod image_options;
 mod options;
 mod secrets;
 
@@ -44,6 +45,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Build(args) => commands::build::run(args, &mut stdout),
         Command::Images => commands::images::run(&mut stdout),
+        Command::Pull(args) => commands::transfer::pull(args, &mut stdout),
+        Command::Push(args) => commands::transfer::push(args, &mut stdout),
         Command::Debug(command) => commands::debug::run(command, &mut stdout),
     };
     match result {

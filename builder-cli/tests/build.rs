@@ -328,8 +328,13 @@ fn unsupported_instructions_fail_clearly() {
     assert!(stderr.contains("--chown=app"), "{stderr}");
     assert!(stderr.contains("not supported yet"), "{stderr}");
 
-    let stderr = failing_build("FROM alpine\n");
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+    // No registry is reachable from the tests: the pull fails, located at the FROM.
+    let stderr = failing_build("FROM scratch\nCOPY a.txt /\nFROM 127.0.0.1:1/alpine\n");
+    assert!(
+        stderr.contains("cannot pull 127.0.0.1:1/alpine:latest"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Dockerfile:3:1"), "{stderr}");
 
     let stderr = failing_build("FROM scratch\nCOPY a.txt Dockerfile /dir\n");
     assert!(stderr.contains("must be a directory"), "{stderr}");

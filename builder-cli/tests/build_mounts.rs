@@ -380,10 +380,6 @@ fn mount_option_errors_and_meta_args() {
             "unexpected key 'typ'",
         ),
         ("RUN --mount=type=tmp,target=/mytmp /bin/true\n", "tmp"),
-        (
-            "RUN --mount=type=bind,from=nosuchimage:1,target=/x true\n",
-            "from=nosuchimage:1",
-        ),
     ] {
         let t = tempfile::tempdir().unwrap();
         let ctx = context(t.path(), dockerfile);
@@ -546,4 +542,102 @@ COPY --from=two /two /two
     assert_eq!(started_steps(&progress), started_steps(&progress1));
     assert!(progress.contains("#6 [one 2/2] RUN sleep 2"), "{progress}");
     assert!(progress.contains("#8 [two 2/2] RUN sleep 2"), "{progress}");
+}
+
+/// Ports of BuildKit's `testBuiltinArgs` (proxy args reach RUN without ARG and stay out of the
+/// key), `testDefaultEnvWithArgs`, `testQuotedMetaArgs`, `testRunNoNetwork`,
+/// `testRunSecurityDefault` / `testRunSecuritySandbox`.
+#[test]
+fn buildkit_arg_env_network_and_security_behaviours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let dir = tmp.path().join("ctx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(BUSYBOX, dir.join("busybox")).unwrap();
+    fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            r#"ARG a1="box"
+ARG a2="$a1-foo"
+{BASE}ARG a2
+ARG a3="bar-$a2"
+RUN echo -n $a3 > /quoted
+ARG my_arg
+ENV my_arg "my_arg=${{my_arg:-def_val}}"
+ENV my_trimmed_arg "${{my_arg%%e*}}"
+RUN echo -n $my_arg $my_trimmed_arg > /env-out
+RUN echo -n "$HTTP_PROXY $no_proxy" > /proxy
+RUN --network=none cat /proc/net/dev > /netdev
+RUN --security=sandbox grep CapBnd /proc/self/status > /capbnd-sandbox
+RUN grep CapBnd /proc/self/status > /capbnd
+"#
+        ),
+    )
+    .unwrap();
+    let proxy = ["--build-arg", "HTTP_PROXY=http://proxy.one:3128"];
+    let no_proxy = ["--build-arg", "no_proxy=example.com"];
+    let args = [&proxy[..], &no_proxy[..]].concat();
+    build_with(&root, &dir, &args);
+    let rootfs = unpack(&root, &tmp.path().join("b1"));
+    assert_eq!(read(&rootfs, "quoted"), "bar-box-foo");
+    assert_eq!(read(&rootfs, "env-out"), "my_arg=def_val my_arg=d");
+    assert_eq!(read(&rootfs, "proxy"), "http://proxy.one:3128 example.com");
+    let netdev = read(&rootfs, "netdev");
+    let interfaces: Vec<&str> = netdev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(interfaces, ["lo"], "{netdev}");
+    assert_eq!(read(&rootfs, "capbnd"), "CapBnd:\t00000000a80425fb\n");
+    assert_eq!(
+        read(&rootfs, "capbnd-sandbox"),
+        "CapBnd:\t00000000a80425fb\n"
+    );
+    // A changed proxy alone reuses the cached RUN (its output keeps the first value).
+    let changed = [
+        "--build-arg",
+        "HTTP_PROXY=http://proxy.two:3128",
+        "--build-arg",
+        "no_proxy=example.com",
+    ];
+    let (_, stderr) = build_with(&root, &dir, &changed);
+    let rootfs = unpack(&root, &tmp.path().join("b2"));
+    assert_eq!(
+        read(&rootfs, "proxy"),
+        "http://proxy.one:3128 example.com",
+        "{stderr}"
+    );
+    // A build arg changes the ENV and reruns what follows.
+    build_with(&root, &dir, &["--build-arg", "my_arg=other_val"]);
+    let rootfs = unpack(&root, &tmp.path().join("b3"));
+    assert_eq!(read(&rootfs, "env-out"), "my_arg=other_val my_arg=oth");
+}
+
+/// `from=` a named context (`--build-context NAME=DIR`): bind and cache seed read from it.
+#[test]
+fn mounts_from_a_named_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    let data = tmp.path().join("data");
+    fs::create_dir_all(data.join("sub")).unwrap();
+    fs::write(data.join("sub/file.txt"), "named\n").unwrap();
+    let ctx = context(
+        tmp.path(),
+        r#"RUN --mount=from=data,source=sub/file.txt,target=/f cat /f > /from-named
+RUN --mount=type=cache,target=/seeded,id=seeded,from=data,source=sub cat /seeded/file.txt > /seed
+"#,
+    );
+    let named = format!("data={}", data.display());
+    build_with(&root, &ctx, &["--build-context", &named]);
+    let rootfs = unpack(&root, &tmp.path().join("b1"));
+    assert_eq!(read(&rootfs, "from-named"), "named\n");
+    assert_eq!(read(&rootfs, "seed"), "named\n");
+    assert!(!exists(&rootfs, "f") && !exists(&rootfs, "seeded"));
+    // A change in the named context reruns the bind step.
+    fs::write(data.join("sub/file.txt"), "changed\n").unwrap();
+    build_with(&root, &ctx, &["--build-context", &named]);
+    let rootfs = unpack(&root, &tmp.path().join("b2"));
+    assert_eq!(read(&rootfs, "from-named"), "changed\n");
 }

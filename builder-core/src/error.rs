@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
 use crate::exec::ExecError;
-use crate::image::ImageError;
+use crate::image::{ImageError, TransferError};
 use crate::instructions::InstructionError;
 use crate::layer::LayerError;
 use crate::plan::PlanError;
@@ -60,6 +60,9 @@ pub enum ErrorKind {
     /// A build step could not run.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// An image could not be pulled, pushed, found, imported or exported.
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
 }
 
 impl ErrorKind {
@@ -195,7 +198,8 @@ from_kind!(
     ExtractError,
     SnapshotError,
     LayerError,
-    ExecError
+    ExecError,
+    TransferError
 );
 
 /// An operating-system error kept so that errors stay `Clone + Eq`.

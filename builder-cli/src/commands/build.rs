@@ -7,11 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use builder_core::SourceFile;
 use builder_core::events::{Event, EventSink};
-use builder_core::exec::{BuildRequest, Builder, CancelFlag, RunOptions};
+use builder_core::exec::{BaseSources, BuildRequest, Builder, CancelFlag, RunOptions};
+use builder_core::image::Remote;
 use builder_core::store::Store;
 
 use crate::Failure;
 use crate::args::BuildArgs;
+use crate::commands::build_outputs;
+use crate::image_options::{named_context, registry_client};
 use crate::options::{
     DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
     store_root,
@@ -67,6 +70,16 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         DockerfileSource::Path(p) => Some(p.clone()),
         DockerfileSource::Stdin => None,
     };
+    let outputs = build_outputs::parse_outputs(args)?;
+    let mut sources = BaseSources {
+        always_pull: args.pull,
+        remote: Some(Remote::new(registry_client(&args.registry)?)),
+        ..BaseSources::default()
+    };
+    for raw in &args.build_contexts {
+        let (name, context) = named_context(raw)?;
+        sources.named_contexts.insert(name, context);
+    }
     let run = RunOptions {
         runtime: runtime(&args.runtime)?,
         snapshotter: snapshotter(&args.snapshotter)?,
@@ -80,7 +93,8 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         },
     };
     let store = Store::open(store_root(&env)?)?;
-    let builder = Builder::new(store, Arc::new(PlainProgress::default()));
+    let builder =
+        Builder::new(store.clone(), Arc::new(PlainProgress::default())).with_base_sources(sources);
     let image = builder.build(BuildRequest {
         context_dir: args.context.clone(),
         dockerfile: SourceFile::new(name, text),
@@ -95,7 +109,12 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     for tag in &image.tags {
         eprintln!("naming to {tag}");
     }
-    writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
+    build_outputs::finish(&store, &image, args, &outputs)?;
+    if outputs.iter().any(build_outputs::writes_stdout) {
+        eprintln!("{}", image.manifest_digest);
+    } else {
+        writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
+use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, ResolvedBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
@@ -26,7 +27,8 @@ use crate::image::{
 };
 use crate::instructions::{Copy, Instruction, Run};
 use crate::layer::Compression;
-use crate::plan::{self, Base, OfflineResolver, PlanOptions, PlannedStage, PlannedStep};
+use crate::plan::{Base, PlanOptions, PlannedStage, PlannedStep};
+use crate::platform::Platform;
 use crate::snapshot::LayerRef;
 use crate::source::{SourceFile, Span};
 use crate::store::{self, CacheRecord, CachedLayer, Store};
@@ -73,6 +75,7 @@ pub struct BuiltImage {
 pub struct Builder {
     store: Store,
     events: Arc<dyn EventSink>,
+    sources: BaseSources,
 }
 
 impl std::fmt::Debug for Builder {
@@ -86,14 +89,33 @@ impl std::fmt::Debug for Builder {
 impl Builder {
     /// A builder writing into `store` and reporting to `events`.
     pub fn new(store: Store, events: Arc<dyn EventSink>) -> Self {
-        Builder { store, events }
+        Builder {
+            store,
+            events,
+            sources: BaseSources::default(),
+        }
+    }
+
+    /// Where base images come from: named contexts, `--pull`, the registry client. The
+    /// default knows the local store only.
+    #[must_use]
+    pub fn with_base_sources(mut self, sources: BaseSources) -> Self {
+        self.sources = sources;
+        self
     }
 
     /// Builds `request`: parse, plan, run each stage, write config and manifest, tag.
     pub fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
         let ast = dockerfile::parse(&request.dockerfile)?;
         let typed = instructions::parse(&ast)?;
-        let plan = plan::plan(&typed, &request.plan_options, &OfflineResolver)?;
+        let mut next_step = 0;
+        let (plan, bases) = BaseResolver {
+            store: &self.store,
+            sources: &self.sources,
+            events: self.events.as_ref(),
+            next_step: &mut next_step,
+        }
+        .plan(&typed, &request.plan_options)?;
         for warning in &plan.warnings {
             self.events.emit(Event::Warning {
                 message: warning.short.clone(),
@@ -128,12 +150,15 @@ impl Builder {
             context,
             scratch: scratch.path().to_owned(),
             first_step: BTreeMap::new(),
+            bases,
             stages: Mutex::new(BTreeMap::new()),
             stage_names: BTreeMap::new(),
             fill_locks: Mutex::new(BTreeMap::new()),
+            proxy_env: plan.proxy_env.clone(),
         };
-        // Step ids are numbered in plan order whatever order the stages run in.
-        let mut next = 1;
+        // Step ids are numbered in plan order whatever order the stages run in (after those
+        // of pulling the bases).
+        let mut next = next_step + 1;
         for stage in &plan.stages {
             build.first_step.insert(stage.index, next);
             next += u32::try_from(stage.steps.len() + 1).unwrap_or(u32::MAX);
@@ -205,11 +230,14 @@ struct Build<'a> {
     scratch: PathBuf,
     /// The id of each stage's `FROM` step (its steps follow).
     first_step: BTreeMap<usize, u32>,
+    bases: Bases,
     /// Finished stages.
     stages: Mutex<BTreeMap<usize, StageState>>,
     stage_names: BTreeMap<usize, String>,
     /// One lock per materialised stage directory, held while it is filled.
     fill_locks: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>>,
+    /// Proxy build args, for `RUN` (not in keys).
+    proxy_env: Vec<(String, String)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -275,7 +303,7 @@ impl Build<'_> {
             let n = u32::try_from(i).unwrap_or(u32::MAX);
             let step = self.start(StepId(first.saturating_add(n).saturating_add(1)), name);
             let id = step.0;
-            let result = self.run_step(state, planned, id);
+            let result = self.run_step(state, planned, id, &stage.platform);
             state = self.finish(step, self.located(result, planned.step.span))?;
         }
         Ok(state)
@@ -317,26 +345,33 @@ impl Build<'_> {
                 }
                 .with_rootfs(rootfs))
             }
-            Base::Image(image) => Err(ExecError::UnsupportedBase {
-                image: image.clone(),
+            Base::Image(image) => {
+                let base = self.bases.get(image, &stage.platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                base_state(self.store, base, rootfs, &stage.platform, options)
             }
-            .into()),
         }
     }
 
-    fn run_step(&self, state: StageState, planned: &PlannedStep, id: StepId) -> Result<StageState> {
+    fn run_step(
+        &self,
+        state: StageState,
+        planned: &PlannedStep,
+        id: StepId,
+        platform: &Platform,
+    ) -> Result<StageState> {
         let instruction = &planned.step.instruction;
         let before = state.config.clone();
         let history = history_text(instruction, &before, &planned.args)?;
         let mut state = match instruction {
-            Instruction::Run(run) => self.run(state, run, planned, id)?,
+            Instruction::Run(run) => self.run(state, run, planned, id, platform)?,
             Instruction::Add(_) | Instruction::From(_) => {
                 return Err(ExecError::Unsupported {
                     instruction: instruction.keyword(),
                 }
                 .into());
             }
-            Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id)?,
+            Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id, platform)?,
             Instruction::Workdir(path) if creates_layer(instruction, &before) => {
                 let dir = normalize_workdir(&before.config.working_dir, path);
                 self.mkdir(state, &dir, id)?
@@ -367,6 +402,7 @@ impl Build<'_> {
         copy: &Copy,
         from_stage: Option<usize>,
         id: StepId,
+        platform: &Platform,
     ) -> Result<StageState> {
         if copy.parents {
             return Err(ExecError::Unsupported {
@@ -377,6 +413,7 @@ impl Build<'_> {
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
         let source;
+        let from_base;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
@@ -385,7 +422,17 @@ impl Build<'_> {
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
-                return Err(ExecError::UnsupportedCopyFrom { from: from.clone() }.into());
+                let base = self.bases.get(from, platform)?;
+                let options = (self.request.compression, self.request.source_date_epoch);
+                from_base = CopyFromBase::open(
+                    self.store,
+                    base,
+                    &self.scratch,
+                    platform,
+                    options,
+                    |state| self.rootfs(state),
+                )?;
+                from_base.origin()
             }
         };
         let prepared = PreparedCopy::new(&copy.spec, origin, &workdir)?;
@@ -443,12 +490,17 @@ impl Build<'_> {
         run: &Run,
         planned: &PlannedStep,
         id: StepId,
+        platform: &Platform,
     ) -> Result<StageState> {
         let options = &self.request.run;
+        let inputs = StageInputs {
+            build: self,
+            platform,
+        };
         let (mounts, mount_keys) = prepare_mounts(
             &run.mounts,
             &state.config.config.working_dir,
-            self,
+            &inputs,
             &options.secrets,
             &options.ssh,
         )?;
@@ -458,7 +510,8 @@ impl Build<'_> {
             &planned.args,
             self.request.plan_options.allow_insecure,
         )?
-        .with_mounts(mounts, mount_keys);
+        .with_mounts(mounts, mount_keys)
+        .with_proxy_env(&self.proxy_env);
         let key = prepared.key(&state.key);
         let cx = RunContext {
             store: self.store,
@@ -469,7 +522,7 @@ impl Build<'_> {
             compression: self.request.compression,
             source_date_epoch: self.request.source_date_epoch,
             id,
-            inputs: self,
+            inputs: &inputs,
         };
         self.layer_step_with(state, key, id, |state| {
             let layers: Vec<LayerRef<'_>> = state
@@ -614,9 +667,15 @@ impl Build<'_> {
     }
 }
 
-impl MountInputs for Build<'_> {
+/// What a stage's `RUN --mount`s read from: the build, and the stage's platform (for images).
+struct StageInputs<'b, 'a> {
+    build: &'b Build<'a>,
+    platform: &'b Platform,
+}
+
+impl MountInputs for StageInputs<'_, '_> {
     fn context(&self) -> &Context {
-        &self.context
+        &self.build.context
     }
 
     fn stage(&self, reference: &str) -> Option<(usize, CacheKey)> {
@@ -625,18 +684,53 @@ impl MountInputs for Build<'_> {
             Ok(i) => i,
             Err(_) => {
                 *self
+                    .build
                     .stage_names
                     .iter()
                     .find(|(i, label)| **label == lower && **label != format!("stage-{i}"))?
                     .0
             }
         };
-        lock(&self.stages)
+        lock(&self.build.stages)
             .get(&index)
             .map(|s| (index, s.key.clone()))
     }
 
     fn stage_rootfs(&self, index: usize) -> Result<PathBuf> {
-        self.rootfs(&self.stage(index)?)
+        self.build.rootfs(&self.build.stage(index)?)
+    }
+
+    fn image_identity(&self, reference: &str, source: &str) -> Option<Result<String>> {
+        let b = self.build;
+        let base = b.bases.get(reference, self.platform).ok()?;
+        Some(match base {
+            ResolvedBase::Directory(dir) => Context::open(dir, None, None)
+                .map_err(Error::from)
+                .and_then(|c| {
+                    let selection = c.select(source, &[])?;
+                    Ok(c.checksum(&selection)?.as_str().to_owned())
+                }),
+            ResolvedBase::Image(_) => base_state(
+                b.store,
+                base,
+                b.scratch.join("unused"),
+                self.platform,
+                (b.request.compression, b.request.source_date_epoch),
+            )
+            .map(|state| state.key.hex().to_owned()),
+        })
+    }
+
+    fn open_image(&self, reference: &str) -> Result<CopyFromBase> {
+        let b = self.build;
+        let base = b.bases.get(reference, self.platform)?;
+        CopyFromBase::open(
+            b.store,
+            base,
+            &b.scratch,
+            self.platform,
+            (b.request.compression, b.request.source_date_epoch),
+            |state| b.rootfs(state),
+        )
     }
 }

@@ -115,10 +115,7 @@ pub enum ExecError {
     )]
     InsecureNotAllowed,
     /// `RUN --mount from=` names something other than an earlier stage.
-    #[error(
-        "RUN --mount from={from}: mounting from an image or a named context is not supported \
-         yet by hoist build (name an earlier stage)"
-    )]
+    #[error("RUN --mount from={from}: no earlier stage, image or named context has that name")]
     UnsupportedMountFrom {
         /// The `from` value.
         from: String,

@@ -1,10 +1,11 @@
 //! The executor: a plan -> layers and an image.
 //!
-//! This slice runs `FROM scratch`, `FROM <stage>`, `COPY` (from the context, an earlier stage
-//! or heredocs), `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`, `--security`)
-//! and every metadata instruction, `RUN --mount` (`mounts.rs`: cache, bind, tmpfs, secret,
-//! ssh); `ADD` and bases from a registry fail with [`ExecError::Unsupported`] /
-//! [`ExecError::UnsupportedBase`], located at the instruction.
+//! This slice runs `FROM scratch`, `FROM <stage>`, `FROM <image>` (a registry, the local store,
+//! a named context: see `base.rs`), `COPY` (from the context, an earlier stage, an image, a
+//! named context or heredocs), `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`,
+//! `--security`; `--mount`, see `mounts.rs`: cache, bind, tmpfs, secret, ssh) and every
+//! metadata instruction; `ADD` fails with [`ExecError::Unsupported`], located at the
+//! instruction.
 //!
 //! **Stages** run concurrently when independent (`schedule.rs`, up to [`RunOptions::jobs`]
 //! threads); step ids are numbered in plan order, so events keep the ids of a sequential build,
@@ -34,6 +35,7 @@
 //! Not in this slice: `USER` does not yet own the `WORKDIR` it creates (BuildKit chowns it),
 //! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
 
+mod base;
 mod builder;
 mod bundle;
 mod cache_key;
@@ -50,6 +52,7 @@ mod runtime;
 mod schedule;
 mod stage;
 
+pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;

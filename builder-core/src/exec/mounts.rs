@@ -27,6 +27,7 @@ use registry_client::Digest;
 use rustix::fs::{FlockOperation, flock};
 use rustix::mount::{MountFlags, UnmountFlags, mount, unmount};
 
+use super::base::CopyFromBase;
 use super::bundle::BundleMount;
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, image_components};
@@ -69,12 +70,14 @@ impl SecretSource {
 }
 
 /// Where a bind or cache seed reads from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum MountOrigin {
     /// The build context.
     Context,
     /// An earlier stage, by index.
     Stage(usize),
+    /// An image or a named context, by the name `from=` gives.
+    Image(String),
 }
 
 /// What mounts read from, supplied by the build.
@@ -85,6 +88,11 @@ pub(crate) trait MountInputs {
     fn stage(&self, reference: &str) -> Option<(usize, CacheKey)>;
     /// The stage's filesystem, materialised.
     fn stage_rootfs(&self, index: usize) -> Result<PathBuf>;
+    /// For an image or named context `reference`: what identifies the content under `source`
+    /// (for keys); `None` when it names neither.
+    fn image_identity(&self, reference: &str, source: &str) -> Option<Result<String>>;
+    /// An image or named context, opened for reading.
+    fn open_image(&self, reference: &str) -> Result<CopyFromBase>;
 }
 
 /// One mount of a step, resolved.
@@ -156,12 +164,16 @@ pub(crate) fn prepare_mounts(
             MountSpec::Parsed(m) => m.clone(),
             MountSpec::Unexpanded(raw) => Mount::parse(raw)?,
         };
-        let origin = |m: &Mount| -> Result<(MountOrigin, String), ExecError> {
+        let origin = |m: &Mount| -> Result<(MountOrigin, String)> {
+            let source = m.source.as_deref().unwrap_or("/");
             match &m.from {
                 None => Ok((MountOrigin::Context, "context".to_owned())),
                 Some(from) => match inputs.stage(from) {
                     Some((index, key)) => Ok((MountOrigin::Stage(index), key.hex().to_owned())),
-                    None => Err(ExecError::UnsupportedMountFrom { from: from.clone() }),
+                    None => match inputs.image_identity(from, source) {
+                        Some(id) => Ok((MountOrigin::Image(from.clone()), id?)),
+                        None => Err(ExecError::UnsupportedMountFrom { from: from.clone() }.into()),
+                    },
                 },
             }
         };
@@ -174,7 +186,7 @@ pub(crate) fn prepare_mounts(
                     MountOrigin::Context => context_checksum(inputs.context(), &source)?
                         .as_str()
                         .to_owned(),
-                    MountOrigin::Stage(_) => from,
+                    MountOrigin::Stage(_) | MountOrigin::Image(_) => from,
                 };
                 let target = target.unwrap_or_default();
                 let d = format!(
@@ -365,7 +377,7 @@ pub(crate) fn setup_mounts(
                 source,
                 readonly,
             } => {
-                let host = bind_source(inputs, *origin, source, *readonly, &own)?;
+                let host = bind_source(inputs, origin, source, *readonly, &own)?;
                 entries.push(bind(&host, target, *readonly));
             }
             PreparedMount::Cache {
@@ -466,16 +478,23 @@ fn bind(source: &Path, target: &str, readonly: bool) -> BundleMount {
 /// (and always a copy of the context, which honours `.dockerignore`).
 fn bind_source(
     inputs: &dyn MountInputs,
-    origin: MountOrigin,
+    origin: &MountOrigin,
     source: &str,
     readonly: bool,
     own: &Path,
 ) -> Result<PathBuf> {
     let stage_tree;
+    let image;
     let context = match origin {
         MountOrigin::Context => inputs.context(),
+        MountOrigin::Image(reference) => {
+            image = inputs.open_image(reference)?;
+            match image.origin() {
+                CopyOrigin::Context(c) | CopyOrigin::Stage(c, _) => c,
+            }
+        }
         MountOrigin::Stage(index) => {
-            let rootfs = inputs.stage_rootfs(index)?;
+            let rootfs = inputs.stage_rootfs(*index)?;
             stage_tree = Context::open_tree(&rootfs)?;
             if readonly {
                 let selection = stage_tree.select(source, &[])?;
@@ -567,8 +586,15 @@ fn cache_dir(
         match seed {
             Some((origin, source)) => {
                 let context_tree;
+                let image;
                 let context = match origin {
                     MountOrigin::Context => inputs.context(),
+                    MountOrigin::Image(reference) => {
+                        image = inputs.open_image(reference)?;
+                        match image.origin() {
+                            CopyOrigin::Context(c) | CopyOrigin::Stage(c, _) => c,
+                        }
+                    }
                     MountOrigin::Stage(i) => {
                         context_tree = Context::open_tree(&inputs.stage_rootfs(*i)?)?;
                         &context_tree

@@ -80,6 +80,9 @@ pub(crate) struct PreparedRun {
     mounts: Vec<PreparedMount>,
     /// Their descriptions, for the key.
     mount_keys: Vec<String>,
+    /// Proxy build args (`HTTP_PROXY=...`), given to the process but kept out of the key, as
+    /// BuildKit does; a variable the step already has wins.
+    proxy_env: Vec<String>,
 }
 
 /// Whether `text` is exactly one heredoc marker (`<<EOF`, `<<-EOF`, `<<"EOF"`) named `name`.
@@ -156,7 +159,18 @@ impl PreparedRun {
             script,
             mounts: Vec::new(),
             mount_keys: Vec::new(),
+            proxy_env: Vec::new(),
         })
+    }
+
+    /// This run with the proxy build args `proxy` (not part of its key).
+    pub(crate) fn with_proxy_env(self, proxy: &[(String, String)]) -> Self {
+        let proxy_env = proxy
+            .iter()
+            .filter(|(k, _)| !self.env.iter().any(|e| e.starts_with(&format!("{k}="))))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        PreparedRun { proxy_env, ..self }
     }
 
     /// This run with `mounts`, described by `keys`.
@@ -266,6 +280,7 @@ pub(crate) fn run_step(
     };
     mounts.extend(step_mounts.bundle.iter().cloned());
     spec.env.extend(step_mounts.env.iter().cloned());
+    spec.env.extend(prepared.proxy_env.iter().cloned());
     if let Some((name, body)) = &prepared.script {
         let scripts = dir.path().join("pipes");
         std::fs::create_dir(&scripts).map_err(ExecError::io("create directory", &scripts))?;

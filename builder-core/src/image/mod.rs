@@ -15,7 +15,11 @@ mod config;
 mod history;
 mod json;
 mod manifest;
+pub mod output;
 mod ports;
+mod remote;
+mod stored;
+mod transfer_error;
 mod transform;
 pub mod validate;
 
@@ -26,6 +30,9 @@ pub use history::{HISTORY_COMMENT, creates_layer, history_text};
 pub use json::canonical_json;
 pub use manifest::{ManifestFormat, image_index, image_manifest};
 pub use ports::parse_port_spec;
+pub use remote::{Pulled, Remote};
+pub use stored::{Layout, StoredImage};
+pub use transfer_error::{RegistryCause, TransferError};
 pub use transform::{DEFAULT_PATH_ENV, default_shell, normalize_workdir};
 
 /// Why an image, config, manifest or index was refused.

@@ -51,6 +51,7 @@ use registry_client::Digest;
 pub use blob::BlobWriter;
 pub use cache::{CacheKey, CacheRecord, CachedLayer};
 pub use error::{IoCause, StoreError};
+pub use index::REF_NAME;
 pub use verify::{MissingBlob, VerifyReport};
 
 use crate::Result;
