@@ -374,12 +374,18 @@ fn mount_option_errors_and_meta_args() {
             "ENV ttt=base\nRUN --mount=from=$ttt,type=cache,target=/tmp ls\n",
             "'from' doesn't support variable expansion, define alias stage instead",
         ),
-        ("RUN --mont=target=/mytmp,type=tmpfs /bin/true\n", "--mont"),
+        (
+            "RUN --mont=target=/mytmp,type=tmpfs /bin/true\n",
+            "unknown flag --mont for RUN (known: --mount",
+        ),
         (
             "RUN --mount=typ=tmpfs,target=/mytmp /bin/true\n",
             "unexpected key 'typ'",
         ),
-        ("RUN --mount=type=tmp,target=/mytmp /bin/true\n", "tmp"),
+        (
+            "RUN --mount=type=tmp,target=/mytmp /bin/true\n",
+            "invalid value \"tmp\" for mount type: expected one of bind, cache, tmpfs",
+        ),
     ] {
         let t = tempfile::tempdir().unwrap();
         let ctx = context(t.path(), dockerfile);
