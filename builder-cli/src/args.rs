@@ -24,6 +24,22 @@ pub enum Command {
     Pull(PullArgs),
     /// Push an image of the local store to a registry.
     Push(PushArgs),
+    /// Show an image's manifest, config and history.
+    Inspect(InspectArgs),
+    /// Remove image tags from the local store (`hoist prune` then frees the space).
+    Rmi(RmiArgs),
+    /// Give an image another tag.
+    Tag(TagArgs),
+    /// Remove build cache, unreferenced blobs, unused snapshots and temporary files.
+    Prune(PruneArgs),
+    /// Log in to a registry (saves the credentials in docker's config.json).
+    Login(LoginArgs),
+    /// Log out from a registry (removes its credentials from docker's config.json).
+    Logout(LogoutArgs),
+    /// Print the version of hoist and of what it was built with.
+    Version,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
     /// Look inside Hoist's frontend: the parsed Dockerfile and the build plan.
     #[command(subcommand)]
     Debug(DebugCommand),
@@ -129,6 +145,12 @@ pub struct BuildArgs {
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// How to show progress: `auto` (tty on a terminal, else plain), `tty`, `plain`, `json`.
+    #[arg(long, value_enum, default_value = "auto", value_name = "TYPE")]
+    pub progress: ProgressArg,
+    /// Print only the image digest (no progress).
+    #[arg(short = 'q', long, conflicts_with = "progress")]
+    pub quiet: bool,
     /// The build context directory.
     pub context: PathBuf,
 }
@@ -162,4 +184,103 @@ pub struct PushArgs {
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `--progress` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    /// `tty` when standard error is a terminal and `CI` is unset, else `plain`.
+    Auto,
+    /// A live view of the running steps.
+    Tty,
+    /// BuildKit-style numbered lines, for logs.
+    Plain,
+    /// One JSON object per event per line (schema: docs/events.schema.json).
+    Json,
+}
+
+/// `hoist inspect` flags.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Output format: `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: InspectFormat,
+    /// The image: a tag (`name[:tag]`), a digest (`sha256:...`) or a digest prefix.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `hoist inspect --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InspectFormat {
+    /// A readable summary.
+    Text,
+    /// The manifest, config and history as one JSON object.
+    Json,
+}
+
+/// `hoist rmi` flags.
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// The images: tags, or digests (every tag of the digest is removed).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `hoist tag` flags.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image to tag (a tag or a digest).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The new tag (`name[:tag]`).
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+}
+
+/// `hoist prune` flags.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all build cache, not only the cache no image uses.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Keep this much build cache, newest first (e.g. `500MB`, `2GiB`).
+    #[arg(long, value_name = "SIZE")]
+    pub keep_storage: Option<String>,
+    /// List every removed item, not only the totals.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+/// `hoist login` flags, as `docker login` names them.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry (`docker.io` when omitted), e.g. `ghcr.io` or `localhost:5000`.
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+    /// The user name (asked for when omitted and standard input is a terminal).
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Read the password (or token) from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Not supported, on purpose: a password on the command line ends up in shell history.
+    #[arg(short = 'p', long, hide = true, value_name = "PASSWORD")]
+    pub password: Option<String>,
+}
+
+/// `hoist logout` flags.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry (`docker.io` when omitted).
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+/// `hoist completions` flags.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

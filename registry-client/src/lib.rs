@@ -90,6 +90,7 @@ mod client;
 pub mod digest;
 mod download;
 mod error;
+mod login;
 pub mod manifest;
 pub mod media_type;
 pub mod reference;

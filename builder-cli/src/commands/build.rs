@@ -1,17 +1,15 @@
-//! `hoist build`: flags -> a build request -> the library; plain progress lines on stderr, the
-//! image digest on stdout.
+//! `hoist build`: flags -> a build request -> the library; progress on standard error (see
+//! [`crate::progress`]), the image digest on standard output.
 
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use builder_core::SourceFile;
-use builder_core::events::{Event, EventSink};
+use builder_core::events::EventSink;
 use builder_core::exec::{BaseSources, BuildRequest, Builder, CancelFlag, RunOptions};
 use builder_core::image::Remote;
 use builder_core::store::Store;
 
-use crate::Failure;
 use crate::args::BuildArgs;
 use crate::commands::build_outputs;
 use crate::image_options::{named_context, registry_client};
@@ -19,51 +17,16 @@ use crate::options::{
     DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
     store_root,
 };
-
-/// BuildKit-style plain progress: `#N [stage i/n] INSTR`, then `#N CACHED` or `#N DONE 0.1s`.
-#[derive(Debug, Default)]
-pub struct PlainProgress {
-    /// Steps answered from the cache: their `DONE` is not printed, as BuildKit does.
-    cached: Mutex<BTreeSet<u32>>,
-}
-
-impl PlainProgress {
-    fn is_cached(&self, id: u32) -> bool {
-        self.cached.lock().is_ok_and(|c| c.contains(&id))
-    }
-}
-
-impl EventSink for PlainProgress {
-    fn emit(&self, event: Event) {
-        let line = match event {
-            Event::StepStarted { id, name } => format!("#{} {name}", id.0),
-            Event::StepCached { id } => {
-                if let Ok(mut cached) = self.cached.lock() {
-                    cached.insert(id.0);
-                }
-                format!("#{} CACHED", id.0)
-            }
-            Event::StepDone { id, .. } if self.is_cached(id.0) => return,
-            Event::StepDone { id, elapsed } => {
-                format!("#{} DONE {:.1}s", id.0, elapsed.as_secs_f64())
-            }
-            Event::StepLog { id, line, .. } => {
-                format!("#{} {}", id.0, String::from_utf8_lossy(&line))
-            }
-            Event::StepFailed { id, message } => format!("#{} ERROR: {message}", id.0),
-            Event::Warning { message } => format!("warning: {message}"),
-            _ => return,
-        };
-        eprintln!("{line}");
-    }
-}
+use crate::progress::{self, Mode, Terminal};
+use crate::{Failure, exit};
 
 /// Runs `hoist build`.
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let env = |k: &str| std::env::var(k).ok();
-    let plan_options = plan_options(&args.frontend)?;
-    let compression = compression(&args.compression)?;
-    let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH"))?;
+    let mode = progress::choose(args.progress, args.quiet, Terminal::detect())?;
+    let plan_options = plan_options(&args.frontend).map_err(Failure::Usage)?;
+    let compression = compression(&args.compression).map_err(Failure::Usage)?;
+    let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH")).map_err(Failure::Usage)?;
     let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
     let (name, text) = source.read()?;
     let dockerfile_path = match &source {
@@ -81,8 +44,8 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         sources.named_contexts.insert(name, context);
     }
     let run = RunOptions {
-        runtime: runtime(&args.runtime)?,
-        snapshotter: snapshotter(&args.snapshotter)?,
+        runtime: runtime(&args.runtime).map_err(Failure::Usage)?,
+        snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
         cancel: cancel_on_signals()?,
         secrets: crate::secrets::secrets(&args.secrets, &env)?,
         ssh: crate::secrets::ssh(&args.ssh, &env)?,
@@ -93,9 +56,10 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         },
     };
     let store = Store::open(store_root(&env)?)?;
-    let builder =
-        Builder::new(store.clone(), Arc::new(PlainProgress::default())).with_base_sources(sources);
-    let image = builder.build(BuildRequest {
+    let view = progress::view(mode);
+    let sink: Arc<dyn EventSink> = view.clone();
+    let builder = Builder::new(store.clone(), sink).with_base_sources(sources);
+    let result = builder.build(BuildRequest {
         context_dir: args.context.clone(),
         dockerfile: SourceFile::new(name, text),
         dockerfile_path,
@@ -105,17 +69,37 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         compression,
         source_date_epoch,
         run,
-    })?;
-    for tag in &image.tags {
-        eprintln!("naming to {tag}");
+    });
+    view.close();
+    match result {
+        Ok(image) => {
+            build_outputs::finish(&store, &image, args, &outputs)?;
+            if outputs.iter().any(build_outputs::writes_stdout) {
+                eprintln!("{}", image.manifest_digest);
+            } else {
+                writeln!(out, "{}", image.manifest_digest)?;
+            }
+            Ok(())
+        }
+        // Programs reading JSON lines get the error as a last JSON object.
+        Err(e) if mode == Mode::Json => {
+            let json = progress::json::JsonProgress::new(Box::new(std::io::stderr()));
+            let location = e
+                .location()
+                .map(|l| format!("{}:{}", l.file.name(), l.span));
+            json.write(
+                "build_failed",
+                serde_json::json!({
+                    "message": progress::plain::first_line(&e.kind().to_string()),
+                    "location": location,
+                    "rendered": e.render(),
+                    "exit_code": exit::FAILED,
+                }),
+            );
+            Err(Failure::Reported(exit::FAILED))
+        }
+        Err(e) => Err(e.into()),
     }
-    build_outputs::finish(&store, &image, args, &outputs)?;
-    if outputs.iter().any(build_outputs::writes_stdout) {
-        eprintln!("{}", image.manifest_digest);
-    } else {
-        writeln!(out, "{}", image.manifest_digest).map_err(anyhow::Error::from)?;
-    }
-    Ok(())
 }
 
 /// A flag set by SIGINT or SIGTERM: the build kills its running container, removes its mounts

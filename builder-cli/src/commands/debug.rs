@@ -29,7 +29,7 @@ pub fn run(command: &DebugCommand, out: &mut dyn Write) -> Result<(), Failure> {
 }
 
 fn plan_command(args: &PlanArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let options = plan_options(&args.frontend)?;
+    let options = plan_options(&args.frontend).map_err(Failure::Usage)?;
     let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
     let (name, text) = source.read()?;
     let file = SourceFile::new(name, text);

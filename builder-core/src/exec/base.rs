@@ -190,6 +190,7 @@ impl BaseResolver<'_> {
         self.events.emit(Event::StepStarted {
             id,
             name: format!("[internal] load metadata for {name}"),
+            position: None,
         });
         let started = std::time::Instant::now();
         let result = self.resolve_quietly(name, platform, id);

@@ -19,7 +19,7 @@ use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventSink, StepId};
+use crate::events::{BuildSummary, Event, EventSink, StepId, StepPosition, StepTally};
 use crate::image::validate::{DocumentKind, SchemaValidator};
 use crate::image::{
     ConfigBlob, ImageConfig, ImageError, ManifestFormat, canonical_json, creates_layer,
@@ -106,6 +106,11 @@ impl Builder {
 
     /// Builds `request`: parse, plan, run each stage, write config and manifest, tag.
     pub fn build(&self, request: BuildRequest) -> Result<BuiltImage> {
+        let started = Instant::now();
+        // Held until the build ends: `prune` waits for it and cannot take blobs and snapshots
+        // this build wrote but has not referenced yet.
+        let _lease = self.store.lease()?;
+        let tally = StepTally::new(self.events.as_ref());
         let ast = dockerfile::parse(&request.dockerfile)?;
         let typed = instructions::parse(&ast)?;
         let mut next_step = 0;
@@ -145,7 +150,7 @@ impl Builder {
         let mut build = Build {
             store: &self.store,
             log,
-            events: self.events.as_ref(),
+            events: &tally,
             request: &request,
             context,
             scratch: scratch.path().to_owned(),
@@ -187,12 +192,33 @@ impl Builder {
         scratch
             .close()
             .map_err(ExecError::io("remove", &self.store.tmp_dir()))?;
+        let mut summary = BuildSummary::new(
+            image.manifest_digest.clone(),
+            image_size(&self.store, &image)?,
+            started.elapsed(),
+        );
+        summary.tags = image.tags.clone();
+        tally.finish(summary);
         Ok(image)
     }
 }
 
+/// The bytes of an image in the store: manifest, config and layers.
+fn image_size(store: &Store, image: &BuiltImage) -> Result<u64> {
+    let blob = store.open_blob(&image.manifest_digest)?;
+    let manifest: registry_client::ImageManifest =
+        serde_json::from_reader(std::io::BufReader::new(blob)).map_err(|e| {
+            ImageError::InvalidJson {
+                document: "image manifest",
+                reason: e.to_string(),
+            }
+        })?;
+    let layers: u64 = manifest.layers.iter().map(|l| l.size).sum();
+    Ok(image.manifest_size + manifest.config.size + layers)
+}
+
 /// `hello` -> `hello:latest`; a name with a tag or digest is kept.
-fn normalize_tag(tag: &str) -> Result<String, ExecError> {
+pub fn normalize_tag(tag: &str) -> Result<String, ExecError> {
     let invalid = |reason| ExecError::InvalidTag {
         tag: tag.to_owned(),
         reason,
@@ -245,8 +271,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Build<'_> {
-    fn start(&self, id: StepId, name: String) -> (StepId, Instant) {
-        self.events.emit(Event::StepStarted { id, name });
+    fn start(&self, id: StepId, name: String, position: Option<StepPosition>) -> (StepId, Instant) {
+        self.events.emit(Event::StepStarted { id, name, position });
         (id, Instant::now())
     }
 
@@ -292,7 +318,12 @@ impl Build<'_> {
             Base::Image(image) => image.clone(),
             Base::Stage(index) => self.stage_label(*index),
         };
-        let step = self.start(StepId(first), format!("[{label} 1/{total}] FROM {base}"));
+        let at = |step| Some(StepPosition::new(stage.index, &label, step, total));
+        let step = self.start(
+            StepId(first),
+            format!("[{label} 1/{total}] FROM {base}"),
+            at(1),
+        );
         let state = self.base(stage);
         let mut state = self.finish(step, self.located(state, stage.span))?;
         for (i, planned) in stage.steps.iter().enumerate() {
@@ -301,7 +332,8 @@ impl Build<'_> {
             }
             let name = format!("[{label} {}/{total}] {}", i + 2, planned.step.original);
             let n = u32::try_from(i).unwrap_or(u32::MAX);
-            let step = self.start(StepId(first.saturating_add(n).saturating_add(1)), name);
+            let id = StepId(first.saturating_add(n).saturating_add(1));
+            let step = self.start(id, name, at(i + 2));
             let id = step.0;
             let result = self.run_step(state, planned, id, &stage.platform);
             state = self.finish(step, self.located(result, planned.step.span))?;

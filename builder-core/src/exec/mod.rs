@@ -53,7 +53,7 @@ mod schedule;
 mod stage;
 
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
-pub use builder::{BuildRequest, Builder, BuiltImage};
+pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;
 pub use error::ExecError;

@@ -16,7 +16,7 @@ use super::lock::LockMode;
 use super::{Store, temp};
 use crate::Result;
 
-const CACHE_LOCK: &str = "cache.lock";
+pub(super) const CACHE_LOCK: &str = "cache.lock";
 
 /// The key of a cached step: the SHA-256 digest of the op's semantic inputs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

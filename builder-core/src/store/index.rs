@@ -19,7 +19,7 @@ use crate::Result;
 /// The annotation holding a tag.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-const INDEX_LOCK: &str = "index.lock";
+pub(super) const INDEX_LOCK: &str = "index.lock";
 
 fn ref_name(d: &Descriptor) -> Option<&str> {
     d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)

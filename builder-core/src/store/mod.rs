@@ -10,7 +10,8 @@
 //! <root>/hoist/snapshots/<hex>      extracted layers, by diff_id
 //! <root>/hoist/stat-cache/<hex>     file digests by stat data, per build context (by the
 //!                                   sha256 of its canonical path)
-//! <root>/hoist/locks/               flock(2) lock files
+//! <root>/hoist/locks/               flock(2) lock files (`gc.lock`: builds hold it shared, prune
+//!                                   exclusive; see `gc.rs`)
 //! ```
 //!
 //! OCI readers ignore the `hoist/` directory. The library never reads the environment: the CLI
@@ -37,6 +38,7 @@
 mod blob;
 mod cache;
 mod error;
+mod gc;
 mod index;
 mod lock;
 mod temp;
@@ -51,6 +53,7 @@ use registry_client::Digest;
 pub use blob::BlobWriter;
 pub use cache::{CacheKey, CacheRecord, CachedLayer};
 pub use error::{IoCause, StoreError};
+pub use gc::{PruneOptions, PruneReport, Pruned, PrunedKind, StoreLease};
 pub use index::REF_NAME;
 pub use verify::{MissingBlob, VerifyReport};
 
