@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::context::ContextError;
 use crate::dockerfile::SyntaxError;
-use crate::exec::ExecError;
+use crate::exec::{ExecError, OwnerError};
 use crate::image::{ImageError, TransferError};
 use crate::instructions::InstructionError;
 use crate::layer::LayerError;
@@ -89,7 +89,8 @@ impl ErrorKind {
             },
             ErrorKind::Exec(e) => match e {
                 ExecError::Unsupported { instruction } => Some((*instruction).to_owned()),
-                ExecError::UnsupportedChownName { .. } => Some("--chown".into()),
+                ExecError::Owner(OwnerError::UnknownUser { name })
+                | ExecError::Owner(OwnerError::UnknownGroup { name }) => Some(name.clone()),
                 ExecError::UnsupportedCopyFrom { .. } => Some("--from".into()),
                 _ => None,
             },

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use builder_core::events::{Event, EventLog};
-use builder_core::exec::{BuildRequest, Builder, ExecError, RunOptions};
+use builder_core::exec::{BuildRequest, Builder, ExecError, FetchError, RunOptions};
 use builder_core::image::ConfigBlob;
 use builder_core::image::validate::{BlobSource, SchemaValidator, validate_image};
 use builder_core::layer::Compression;
@@ -114,16 +114,21 @@ fn a_build_reports_events_tags_and_reuses_its_cache() {
 }
 
 #[test]
-fn unsupported_steps_are_typed_errors_with_their_location() {
+fn step_errors_are_typed_with_their_location() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path().join("store")).unwrap();
     let builder = Builder::new(store, Arc::new(EventLog::default()));
     let err = builder
-        .build(request(tmp.path(), "FROM scratch\nADD x /x\n"))
+        .build(request(
+            tmp.path(),
+            "FROM scratch\nADD --checksum=sha256:00 x /x\n",
+        ))
         .unwrap_err();
     assert_eq!(
         err.kind(),
-        &ErrorKind::Exec(ExecError::Unsupported { instruction: "ADD" })
+        &ErrorKind::Exec(ExecError::Fetch(FetchError::ChecksumOnLocalSource {
+            source_path: "x".into()
+        }))
     );
     assert_eq!(err.location().unwrap().span.start.line, 2);
 }

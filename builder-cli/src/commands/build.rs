@@ -47,6 +47,13 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         runtime: runtime(&args.runtime).map_err(Failure::Usage)?,
         snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
         cancel: cancel_on_signals()?,
+        secrets: crate::secrets::secrets(&args.secrets, &env)?,
+        ssh: crate::secrets::ssh(&args.ssh, &env)?,
+        jobs: match args.jobs {
+            Some(0) => return Err(anyhow::anyhow!("--jobs must be at least 1").into()),
+            Some(n) => n,
+            None => 0,
+        },
     };
     let store = Store::open(store_root(&env)?)?;
     let view = progress::view(mode);

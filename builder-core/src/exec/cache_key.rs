@@ -52,8 +52,12 @@ pub enum KeyInput<'a> {
         source: CopySource<'a>,
         /// The destination, resolved against the working directory.
         dest: &'a str,
-        /// `--chown`, resolved to numeric ids.
+        /// `--chown` when numeric (`uid[:gid]`, a lone uid is also the gid).
         owner: Option<(u32, u32)>,
+        /// `--chown` when it names a user or group, as written: resolved in the parent state's
+        /// files, which its key covers. Left out when absent (keys without it are unchanged).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chown_name: Option<&'a str>,
         /// `--chmod`, as written after expansion.
         chmod: Option<&'a str>,
         /// `--link`.
@@ -84,6 +88,15 @@ pub enum KeyInput<'a> {
         /// (secrets by id only).
         mounts: &'a [String],
     },
+    /// `ADD`: the keys of its parts (local sources, each URL, each git repository), each
+    /// computed as a [`KeyInput::Copy`] onto the same parent.
+    #[serde(rename = "hoist.add.v1")]
+    Add {
+        /// The parent state's key.
+        parent: &'a str,
+        /// The parts' keys, in source order (local part first).
+        parts: &'a [String],
+    },
     /// `WORKDIR` creating its directory.
     #[serde(rename = "hoist.mkdir.v1")]
     Mkdir {
@@ -93,6 +106,10 @@ pub enum KeyInput<'a> {
         path: &'a str,
         /// Its owner.
         owner: (u32, u32),
+        /// The `USER` that owns it, as written (resolved in the parent state's files). Left out
+        /// when unset (keys without it are unchanged).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<&'a str>,
     },
 }
 
@@ -123,6 +140,15 @@ pub enum CopySource<'a> {
         url: &'a str,
         /// The content digest.
         checksum: &'a str,
+    },
+    /// A git repository, by the commit checked out.
+    Git {
+        /// The URL, with its `#ref:subdir`.
+        url: &'a str,
+        /// The commit.
+        commit: &'a str,
+        /// `--keep-git-dir`.
+        keep_git_dir: bool,
     },
 }
 
@@ -156,6 +182,7 @@ mod tests {
             },
             dest: "/app/",
             owner: Some((1000, 1000)),
+            chown_name: None,
             chmod: None,
             link: false,
             parents: false,
@@ -179,6 +206,7 @@ mod tests {
                 parent: "p",
                 path: dest,
                 owner: (0, 0),
+                user: None,
             }
             .key()
         };

@@ -1,6 +1,7 @@
 //! A diff directory: the files one step adds, at their paths in the image, with the metadata
 //! the layer records. Written fresh for each step, then turned into a layer.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, lchown, symlink};
 use std::path::{Component, Path, PathBuf};
@@ -37,6 +38,10 @@ pub(super) struct DiffDir {
     root: PathBuf,
     rootfs: PathBuf,
     dir_times: Vec<(PathBuf, i128)>,
+    new_parent: Meta,
+    /// Sources with several links, by (device, inode): where the first copy landed, so later
+    /// ones become hard links to it (BuildKit's copy keeps hard links within one copy).
+    links: BTreeMap<(u64, u64), PathBuf>,
 }
 
 /// An absolute image path, cleaned (no `.`, `..` above the root, repeated slashes), as the
@@ -55,6 +60,45 @@ pub(super) fn image_components(path: &str) -> Vec<String> {
     parts
 }
 
+/// The absolute image `path` with every symlink the stage's filesystem `rootfs` has on the way
+/// followed inside it (the root as `/`, the last component too; at most 40 links), as BuildKit
+/// resolves a copy's destination (`fs.RootPath`). Missing components are kept as written.
+pub(super) fn resolve_in_image(rootfs: &Path, path: &str) -> Vec<String> {
+    let mut queue: std::collections::VecDeque<String> = image_components(path).into();
+    let mut current: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = queue.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let mut host = rootfs.to_owned();
+        host.extend(&current);
+        host.push(&part);
+        let target = match fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() && hops < 40 => fs::read_link(&host).ok(),
+            _ => None,
+        };
+        let Some(target) = target else {
+            current.push(part);
+            continue;
+        };
+        hops += 1;
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with('/') {
+            current.clear();
+        }
+        for p in target.split('/').rev() {
+            queue.push_front(p.to_owned());
+        }
+    }
+    current
+}
+
 impl DiffDir {
     /// A diff rooted at `root` (an empty directory) for a stage whose filesystem is `rootfs`.
     pub(super) fn new(root: PathBuf, rootfs: PathBuf) -> Self {
@@ -62,7 +106,39 @@ impl DiffDir {
             root,
             rootfs,
             dir_times: Vec::new(),
+            new_parent: NEW_PARENT,
+            links: BTreeMap::new(),
         }
+    }
+
+    /// The owner of directories created where the image has none (`--chown`, `USER`): BuildKit's
+    /// `MkdirAll` gives them the copy's owner; default `root:root`.
+    pub(super) fn set_new_parent_owner(&mut self, (uid, gid): (u32, u32)) {
+        self.new_parent = Meta {
+            uid,
+            gid,
+            ..NEW_PARENT
+        };
+    }
+
+    /// The stage's filesystem this diff goes onto (materialised when the diff is written).
+    pub(super) fn rootfs(&self) -> &Path {
+        &self.rootfs
+    }
+
+    /// Where `parts` is in the diff on the host (for writers that fill a subtree themselves).
+    pub(super) fn host_path_of(&self, parts: &[String]) -> PathBuf {
+        self.host_path(parts)
+    }
+
+    /// The directory holding the diff, where a step may make its own scratch directories.
+    pub(super) fn scratch_dir(&self) -> &Path {
+        self.root.parent().unwrap_or(&self.root)
+    }
+
+    /// Whether the diff already has an entry at `parts`.
+    pub(super) fn has_entry(&self, parts: &[String]) -> bool {
+        fs::symlink_metadata(self.host_path(parts)).is_ok()
     }
 
     fn host_path(&self, parts: &[String]) -> PathBuf {
@@ -88,7 +164,7 @@ impl DiffDir {
             existing.extend(&parts[..depth]);
             let meta = match fs::symlink_metadata(&existing) {
                 Ok(m) if m.is_dir() => meta_of(&m),
-                _ => NEW_PARENT,
+                _ => self.new_parent,
             };
             self.put_dir(&parts[..depth], meta)?;
         }
@@ -127,16 +203,29 @@ impl DiffDir {
         Ok(())
     }
 
-    /// A regular file at `parts` with the content of `source` (streamed).
+    /// A regular file at `parts` with the content and xattrs of `source` (streamed); a hard
+    /// link to an earlier copy of the same source inode.
     pub(super) fn put_file(
         &mut self,
         parts: &[String],
         source: &Path,
         meta: Meta,
     ) -> Result<(), ExecError> {
+        use std::os::unix::fs::MetadataExt;
         let path = self.host_path(parts);
         Self::clear(&path, false)?;
+        let stat = fs::metadata(source).map_err(ExecError::io("stat", source))?;
+        let inode = (stat.dev(), stat.ino());
+        if stat.nlink() > 1 {
+            if let Some(first) = self.links.get(&inode)
+                && fs::symlink_metadata(first).is_ok_and(|m| m.ino() != 0 && m.is_file())
+            {
+                return fs::hard_link(first, &path).map_err(ExecError::io("link", &path));
+            }
+            self.links.insert(inode, path.clone());
+        }
         fs::copy(source, &path).map_err(ExecError::io("copy", source))?;
+        copy_xattrs(source, &path)?;
         set_owner_mode(&path, meta, false)?;
         set_mtime(&path, meta.mtime_ns)
     }
@@ -179,6 +268,19 @@ impl DiffDir {
         }
         Ok(())
     }
+}
+
+/// Copies the xattrs of `from` onto `to` (none where the filesystem has no xattr support).
+fn copy_xattrs(from: &Path, to: &Path) -> Result<(), ExecError> {
+    let Ok(names) = xattr::list(from) else {
+        return Ok(());
+    };
+    for name in names {
+        if let Ok(Some(value)) = xattr::get(from, &name) {
+            xattr::set(to, &name, &value).map_err(ExecError::io("set an xattr on", to))?;
+        }
+    }
+    Ok(())
 }
 
 /// The metadata of an existing entry.

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::fetch::FetchError;
 use super::owner::OwnerError;
 use crate::store::IoCause;
 
@@ -29,18 +30,20 @@ pub enum ExecError {
         /// The `--from` value.
         from: String,
     },
-    /// `--chown` names a user or group instead of numeric ids.
-    #[error(
-        "--chown={value}: user and group names are not supported yet by hoist build \
-         (use numeric uid:gid)"
-    )]
-    UnsupportedChownName {
-        /// The `--chown` value.
-        value: String,
-    },
     /// A user or group (`--chown`, `USER` for `WORKDIR`) could not be resolved.
     #[error(transparent)]
     Owner(#[from] OwnerError),
+    /// A remote `ADD` source could not be fetched or verified.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// An `ADD` archive could not be extracted.
+    #[error("cannot extract {path}: {reason}")]
+    BadArchive {
+        /// The archive.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Several sources were copied to a destination that is not a directory.
     #[error(
         "when using COPY with more than one source file, the destination must be a directory \
@@ -114,6 +117,52 @@ pub enum ExecError {
         "RUN --security=insecure is not allowed: pass --allow security.insecure to hoist build"
     )]
     InsecureNotAllowed,
+    /// `RUN --mount from=` names something other than an earlier stage.
+    #[error("RUN --mount from={from}: no earlier stage, image or named context has that name")]
+    UnsupportedMountFrom {
+        /// The `from` value.
+        from: String,
+    },
+    /// A mount option this version cannot honour.
+    #[error("RUN --mount: {option} is not supported yet by hoist build")]
+    UnsupportedMountOption {
+        /// The option.
+        option: &'static str,
+    },
+    /// A `required` secret was not given with `--secret`.
+    #[error("secret {id}: not found (pass it with --secret id={id},src=PATH or env=VAR)")]
+    SecretMissing {
+        /// The secret id.
+        id: String,
+    },
+    /// A secret's file could not be read.
+    #[error("cannot read secret {id} from {path}: {cause}")]
+    SecretRead {
+        /// The secret id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        cause: IoCause,
+    },
+    /// A secret exposed with `env=` is not UTF-8.
+    #[error("secret {id} cannot be an environment variable: it is not UTF-8")]
+    SecretNotUtf8 {
+        /// The secret id.
+        id: String,
+    },
+    /// A `required` ssh agent was not given with `--ssh`.
+    #[error("no SSH key {id:?} forwarded from the client: pass it with --ssh {id}[=SOCKET]")]
+    SshMissing {
+        /// The ssh id.
+        id: String,
+    },
+    /// A cache mount's `source` leaves the cache directory (through a symlink or `..`).
+    #[error("cache mount source {path:?} escapes the cache directory")]
+    CacheSourceEscapes {
+        /// The source as written.
+        path: String,
+    },
     /// A file operation on the host failed.
     #[error("cannot {operation} {path}: {cause}")]
     Io {

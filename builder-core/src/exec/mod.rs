@@ -2,9 +2,13 @@
 //!
 //! This slice runs `FROM scratch`, `FROM <stage>`, `FROM <image>` (a registry, the local store,
 //! a named context: see `base.rs`), `COPY` (from the context, an earlier stage, an image, a
-//! named context or heredocs), `WORKDIR`, `RUN` (shell, exec and heredoc forms; `--network`,
-//! `--security`) and every metadata instruction; `RUN --mount` and `ADD` fail with
-//! [`ExecError::Unsupported`], located at the instruction.
+//! named context or heredocs), `ADD`, `WORKDIR`, `RUN` (shell, exec and heredoc forms;
+//! `--network`, `--security`; `--mount`, see `mounts.rs`: cache, bind, tmpfs, secret, ssh) and
+//! every metadata instruction.
+//!
+//! **Stages** run concurrently when independent (`schedule.rs`, up to [`RunOptions::jobs`]
+//! threads); step ids are numbered in plan order, so events keep the ids of a sequential build,
+//! and a stage's materialised directory is filled under a per-directory lock.
 //!
 //! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
 //! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
@@ -27,9 +31,12 @@
 //! (none before the first layer; an image without layers has no `created`): so a warm rebuild
 //! gives the same bytes, at the price of a changed `LABEL` alone not moving `created`.
 //!
-//! Not in this slice: `USER` does not yet own the `WORKDIR` it creates (BuildKit chowns it),
-//! `--chown` takes numeric ids only (no `/etc/passwd` lookup), `COPY --parents` and `ADD`.
+//! `ADD` copies like `COPY` and also extracts local tar archives, downloads
+//! URLs and clones git repositories; `--chown` names are resolved in the stage's `/etc/passwd`
+//! and `/etc/group`, and a `WORKDIR` created after `USER` is owned by that user, as in BuildKit.
 
+mod add;
+mod archive;
 mod base;
 mod builder;
 mod bundle;
@@ -39,10 +46,14 @@ mod commit;
 mod copy;
 mod diff;
 mod error;
+mod fetch;
 mod log;
+mod mounts;
 mod owner;
+mod parents;
 mod run;
 mod runtime;
+mod schedule;
 mod stage;
 
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
@@ -50,6 +61,8 @@ pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;
 pub use error::ExecError;
+pub use fetch::FetchError;
+pub use mounts::SecretSource;
 pub use owner::OwnerError;
 pub use run::RunOptions;
 pub use runtime::{Runtime, RuntimeKind};

@@ -12,7 +12,9 @@
 //! The files are read from the stage's materialised filesystem; symlinks on the way are
 //! resolved inside it (`/etc -> /x` means `<rootfs>/x`), never on the host.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::diff::resolve_in_image;
 
 /// Why a user or group could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +52,6 @@ struct Entry {
 }
 
 /// The owner `--chown=<spec>` (or `WORKDIR` after `USER <spec>`) gives: `(uid, gid)`.
-#[allow(dead_code)] // COPY --chown uses it (branch add)
 pub(crate) fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), OwnerError> {
     let (user, group) = split(spec)?;
     let (uid, mut gid) = match user.parse::<u32>() {
@@ -70,8 +71,6 @@ pub(crate) fn resolve_chown(rootfs: &Path, spec: &str) -> Result<(u32, u32), Own
 }
 
 /// The user a process runs as for `USER <spec>`: `(uid, gid, additional gids)`.
-// Used by RUN (issue 5), which lands separately.
-#[allow(dead_code)]
 pub(crate) fn resolve_user(rootfs: &Path, spec: &str) -> Result<(u32, u32, Vec<u32>), OwnerError> {
     let (user, group) = split(spec)?;
     let passwd = read(rootfs, "etc/passwd", false);
@@ -140,9 +139,8 @@ fn find<'e>(entries: &'e [Entry], name: &str) -> Option<&'e Entry> {
 /// The entries of `rel` (`etc/passwd`) in `rootfs`; none when the file is missing or unreadable,
 /// as BuildKit treats a missing file as having no entries.
 fn read(rootfs: &Path, rel: &str, is_group: bool) -> Vec<Entry> {
-    let Some(path) = resolve_in_root(rootfs, rel) else {
-        return Vec::new();
-    };
+    let mut path = rootfs.to_owned();
+    path.extend(resolve_in_image(rootfs, rel));
     let Ok(text) = std::fs::read(&path) else {
         return Vec::new();
     };
@@ -187,46 +185,6 @@ fn parse_line(line: &str, is_group: bool) -> Option<Entry> {
             members: Vec::new(),
         })
     }
-}
-
-/// `rel` resolved inside `rootfs`, symlinks followed with `rootfs` as `/` (at most 40 hops).
-fn resolve_in_root(rootfs: &Path, rel: &str) -> Option<PathBuf> {
-    let mut queue: std::collections::VecDeque<String> = rel.split('/').map(str::to_owned).collect();
-    let mut current: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = queue.pop_front() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                current.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let mut path = rootfs.to_owned();
-        path.extend(&current);
-        path.push(&part);
-        let meta = std::fs::symlink_metadata(&path).ok()?;
-        if meta.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(&path).ok()?;
-            let target = target.to_string_lossy();
-            if target.starts_with('/') {
-                current.clear();
-            }
-            for p in target.split('/').rev() {
-                queue.push_front(p.to_owned());
-            }
-            continue;
-        }
-        current.push(part);
-    }
-    let mut path = rootfs.to_owned();
-    path.extend(&current);
-    Some(path)
 }
 
 #[cfg(test)]
