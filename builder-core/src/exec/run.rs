@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub snapshotter: SnapshotterKind,
     /// Set by the caller to stop the build.
     pub cancel: CancelFlag,
+    /// The network of a `RUN` without `--network` (or with `--network=default`): `--network`
+    /// of `hoist build`. [`NetworkMode::Default`] is the host's.
+    pub network: NetworkMode,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             runtime: Runtime::from_kind(super::RuntimeKind::Runc),
             snapshotter: SnapshotterKind::Auto,
             cancel: CancelFlag::new(),
+            network: NetworkMode::Default,
         }
     }
 }
@@ -144,6 +148,15 @@ impl PreparedRun {
             insecure,
             script,
         })
+    }
+
+    /// This run with `network` as its network when the step asked for none or for the default
+    /// (the build's `--network`).
+    pub(crate) fn with_default_network(mut self, network: NetworkMode) -> Self {
+        if self.network == NetworkMode::Default {
+            self.network = network;
+        }
+        self
     }
 
     /// The key of this run on the state `parent`.
