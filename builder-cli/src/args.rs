@@ -125,6 +125,15 @@ pub struct BuildArgs {
     /// How RUN steps see their filesystem: `auto` (overlayfs, else naive), `overlay`, `naive`.
     #[arg(long, value_name = "KIND", default_value = "auto")]
     pub snapshotter: String,
+    /// A secret for RUN --mount=type=secret: `id=ID,src=PATH` or `id=ID,env=VAR`; repeatable.
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
+    pub secrets: Vec<String>,
+    /// An SSH agent socket for RUN --mount=type=ssh: `default`, `ID=SOCKET`; repeatable.
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
+    pub ssh: Vec<String>,
+    /// How many stages may build at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Always attempt to pull every referenced image, even when the store has it.
     #[arg(long)]
     pub pull: bool,

@@ -5,6 +5,7 @@ mod commands;
 mod image_options;
 mod options;
 mod progress;
+mod secrets;
 mod size;
 
 use std::process::ExitCode;

@@ -71,6 +71,13 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
         cancel: cancel_on_signals()?,
         network: network(&args.network).map_err(Failure::Usage)?,
+        secrets: crate::secrets::secrets(&args.secrets, &env)?,
+        ssh: crate::secrets::ssh(&args.ssh, &env)?,
+        jobs: match args.jobs {
+            Some(0) => return Err(anyhow::anyhow!("--jobs must be at least 1").into()),
+            Some(n) => n,
+            None => 0,
+        },
     };
     let labels = labels(&args.labels).map_err(Failure::Usage)?;
     let view = progress::view(mode);

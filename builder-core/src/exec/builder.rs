@@ -2,19 +2,21 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use registry_client::{Descriptor, Digest, media_type};
 
 use super::add::{AddSources, add_key};
-use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, base_state};
+use super::base::{BaseResolver, BaseSources, Bases, CopyFromBase, ResolvedBase, base_state};
 use super::commit::{apply_layer, format_created, write_layer};
 use super::copy::{CopyOrigin, PreparedCopy};
 use super::diff::{DiffDir, Meta, image_components};
 use super::log::BuildLog;
+use super::mounts::{MountInputs, prepare_mounts};
 use super::owner::resolve_chown;
 use super::run::{PreparedRun, RunContext, RunOptions};
+use super::schedule::run_stages;
 use super::stage::{StageState, apply_metadata};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
@@ -194,19 +196,36 @@ impl Builder {
             request: &request,
             context,
             scratch: scratch.path().to_owned(),
-            next_step,
+            first_step: BTreeMap::new(),
             bases,
-            platform: request.plan_options.target_platform.clone(),
-            stages: BTreeMap::new(),
+            stages: Mutex::new(BTreeMap::new()),
             stage_names: BTreeMap::new(),
+            fill_locks: Mutex::new(BTreeMap::new()),
+            proxy_env: plan.proxy_env.clone(),
         };
+        // Step ids are numbered in plan order whatever order the stages run in (after those
+        // of pulling the bases).
+        let mut next = next_step + 1;
         for stage in &plan.stages {
-            let state = build.run_stage(stage)?;
-            build.stages.insert(stage.index, state);
+            build.first_step.insert(stage.index, next);
+            next += u32::try_from(stage.steps.len() + 1).unwrap_or(u32::MAX);
+            let label = stage
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("stage-{}", stage.index));
+            build.stage_names.insert(stage.index, label);
         }
+        let jobs = match request.run.jobs {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        };
+        run_stages(&plan.stages, jobs, &|stage| {
+            let state = build.run_stage(stage)?;
+            lock(&build.stages).insert(stage.index, state);
+            Ok(())
+        })?;
         let target = plan.target().ok_or(ExecError::NothingToBuild)?;
-        let state = build
-            .stages
+        let state = lock(&build.stages)
             .remove(&target.index)
             .ok_or(ExecError::NothingToBuild)?;
         let image = build.assemble(state, tags)?;
@@ -277,24 +296,24 @@ struct Build<'a> {
     request: &'a BuildRequest,
     context: Context,
     scratch: PathBuf,
-    next_step: u32,
+    /// The id of each stage's `FROM` step (its steps follow).
+    first_step: BTreeMap<usize, u32>,
     bases: Bases,
-    /// The platform of the stage being built.
-    platform: Platform,
-    stages: BTreeMap<usize, StageState>,
+    /// Finished stages.
+    stages: Mutex<BTreeMap<usize, StageState>>,
     stage_names: BTreeMap<usize, String>,
+    /// One lock per materialised stage directory, held while it is filled.
+    fill_locks: Mutex<BTreeMap<PathBuf, Arc<Mutex<()>>>>,
+    /// Proxy build args, for `RUN` (not in keys).
+    proxy_env: Vec<(String, String)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Build<'_> {
-    /// Starts a step outside the stages' numbering (a pull, an export).
-    #[allow(dead_code)] // no such step yet in this slice
-    fn start(&mut self, name: String) -> (StepId, Instant) {
-        self.start_at(name, None)
-    }
-
-    fn start_at(&mut self, name: String, position: Option<StepPosition>) -> (StepId, Instant) {
-        self.next_step += 1;
-        let id = StepId(self.next_step);
+    fn start(&self, id: StepId, name: String, position: Option<StepPosition>) -> (StepId, Instant) {
         self.events.emit(Event::StepStarted { id, name, position });
         (id, Instant::now())
     }
@@ -324,13 +343,17 @@ impl Build<'_> {
             .unwrap_or_else(|| format!("stage-{index}"))
     }
 
-    fn run_stage(&mut self, stage: &PlannedStage) -> Result<StageState> {
-        let label = stage
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("stage-{}", stage.index));
-        self.stage_names.insert(stage.index, label.clone());
-        self.platform = stage.platform.clone();
+    /// A finished stage's state.
+    fn stage(&self, index: usize) -> Result<StageState> {
+        lock(&self.stages)
+            .get(&index)
+            .cloned()
+            .ok_or_else(|| ExecError::NothingToBuild.into())
+    }
+
+    fn run_stage(&self, stage: &PlannedStage) -> Result<StageState> {
+        let label = self.stage_label(stage.index);
+        let first = self.first_step.get(&stage.index).copied().unwrap_or(1);
         let total = stage.steps.len() + 1;
         let base = match &stage.base {
             Base::Scratch => "scratch".to_owned(),
@@ -338,7 +361,11 @@ impl Build<'_> {
             Base::Stage(index) => self.stage_label(*index),
         };
         let at = |step| Some(StepPosition::new(stage.index, &label, step, total));
-        let step = self.start_at(format!("[{label} 1/{total}] FROM {base}"), at(1));
+        let step = self.start(
+            StepId(first),
+            format!("[{label} 1/{total}] FROM {base}"),
+            at(1),
+        );
         let state = self.base(stage);
         let mut state = self.finish(step, self.located(state, stage.span))?;
         for (i, planned) in stage.steps.iter().enumerate() {
@@ -346,9 +373,11 @@ impl Build<'_> {
                 return Err(ExecError::Cancelled.into());
             }
             let name = format!("[{label} {}/{total}] {}", i + 2, planned.step.original);
-            let step = self.start_at(name, at(i + 2));
+            let n = u32::try_from(i).unwrap_or(u32::MAX);
+            let id = StepId(first.saturating_add(n).saturating_add(1));
+            let step = self.start(id, name, at(i + 2));
             let id = step.0;
-            let result = self.run_step(state, planned, id);
+            let result = self.run_step(state, planned, id, &stage.platform);
             state = self.finish(step, self.located(result, planned.step.span))?;
         }
         Ok(state)
@@ -382,7 +411,7 @@ impl Build<'_> {
                 })
             }
             Base::Stage(index) => {
-                let parent = self.stages.get(index).ok_or(ExecError::NothingToBuild)?;
+                let parent = self.stage(*index)?;
                 Ok(StageState {
                     config: parent.config.clone().without_onbuild(),
                     cmd_set: false,
@@ -399,23 +428,24 @@ impl Build<'_> {
     }
 
     fn run_step(
-        &mut self,
+        &self,
         state: StageState,
         planned: &PlannedStep,
         id: StepId,
+        platform: &Platform,
     ) -> Result<StageState> {
         let instruction = &planned.step.instruction;
         let before = state.config.clone();
         let history = history_text(instruction, &before, &planned.args)?;
         let mut state = match instruction {
-            Instruction::Run(run) => self.run(state, run, planned, id)?,
+            Instruction::Run(run) => self.run(state, run, planned, id, platform)?,
             Instruction::From(_) => {
                 return Err(ExecError::Unsupported {
                     instruction: instruction.keyword(),
                 }
                 .into());
             }
-            Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id)?,
+            Instruction::Copy(copy) => self.copy(state, copy, planned.from_stage, id, platform)?,
             Instruction::Add(add) => self.add(state, add, id)?,
             Instruction::Workdir(path) if creates_layer(instruction, &before) => {
                 let dir = normalize_workdir(&before.config.working_dir, path);
@@ -447,25 +477,27 @@ impl Build<'_> {
         copy: &Copy,
         from_stage: Option<usize>,
         id: StepId,
+        platform: &Platform,
     ) -> Result<StageState> {
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
+        let source;
         let from_base;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
-                let source = self.stages.get(&index).ok_or(ExecError::NothingToBuild)?;
-                stage_context = Context::open_tree(&self.rootfs(source)?)?;
+                source = self.stage(index)?;
+                stage_context = Context::open_tree(&self.rootfs(&source)?)?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
-                let base = self.bases.get(from, &self.platform)?;
+                let base = self.bases.get(from, platform)?;
                 let options = (self.request.compression, self.request.source_date_epoch);
                 from_base = CopyFromBase::open(
                     self.store,
                     base,
                     &self.scratch,
-                    &self.platform,
+                    platform,
                     options,
                     |state| self.rootfs(state),
                 )?;
@@ -525,6 +557,12 @@ impl Build<'_> {
     /// filesystem work.
     fn rootfs(&self, state: &StageState) -> Result<PathBuf> {
         use std::sync::atomic::Ordering;
+        let fill = Arc::clone(
+            lock(&self.fill_locks)
+                .entry(state.rootfs.clone())
+                .or_default(),
+        );
+        let _filling = lock(&fill);
         let applied = state.applied.load(Ordering::SeqCst);
         for layer in state.layers.iter().skip(applied) {
             apply_layer(self.store, layer, &state.rootfs)?;
@@ -540,15 +578,29 @@ impl Build<'_> {
         run: &Run,
         planned: &PlannedStep,
         id: StepId,
+        platform: &Platform,
     ) -> Result<StageState> {
         let options = &self.request.run;
+        let inputs = StageInputs {
+            build: self,
+            platform,
+        };
+        let (mounts, mount_keys) = prepare_mounts(
+            &run.mounts,
+            &state.config.config.working_dir,
+            &inputs,
+            &options.secrets,
+            &options.ssh,
+        )?;
         let prepared = PreparedRun::new(
             run,
             &state.config,
             &planned.args,
             self.request.plan_options.allow_insecure,
         )?
-        .with_default_network(options.network);
+        .with_default_network(options.network)
+        .with_mounts(mounts, mount_keys)
+        .with_proxy_env(&self.proxy_env);
         let key = prepared.key(&state.key);
         let cx = RunContext {
             store: self.store,
@@ -559,6 +611,7 @@ impl Build<'_> {
             compression: self.request.compression,
             source_date_epoch: self.request.source_date_epoch,
             id,
+            inputs: &inputs,
         };
         self.layer_step_with(state, key, id, |state| {
             let layers: Vec<LayerRef<'_>> = state
@@ -704,5 +757,73 @@ impl Build<'_> {
             manifest_size,
             tags,
         })
+    }
+}
+
+/// What a stage's `RUN --mount`s read from: the build, and the stage's platform (for images).
+struct StageInputs<'b, 'a> {
+    build: &'b Build<'a>,
+    platform: &'b Platform,
+}
+
+impl MountInputs for StageInputs<'_, '_> {
+    fn context(&self) -> &Context {
+        &self.build.context
+    }
+
+    fn stage(&self, reference: &str) -> Option<(usize, CacheKey)> {
+        let lower = reference.to_lowercase();
+        let index = match lower.parse::<usize>() {
+            Ok(i) => i,
+            Err(_) => {
+                *self
+                    .build
+                    .stage_names
+                    .iter()
+                    .find(|(i, label)| **label == lower && **label != format!("stage-{i}"))?
+                    .0
+            }
+        };
+        lock(&self.build.stages)
+            .get(&index)
+            .map(|s| (index, s.key.clone()))
+    }
+
+    fn stage_rootfs(&self, index: usize) -> Result<PathBuf> {
+        self.build.rootfs(&self.build.stage(index)?)
+    }
+
+    fn image_identity(&self, reference: &str, source: &str) -> Option<Result<String>> {
+        let b = self.build;
+        let base = b.bases.get(reference, self.platform).ok()?;
+        Some(match base {
+            ResolvedBase::Directory(dir) => Context::open(dir, None, None)
+                .map_err(Error::from)
+                .and_then(|c| {
+                    let selection = c.select(source, &[])?;
+                    Ok(c.checksum(&selection)?.as_str().to_owned())
+                }),
+            ResolvedBase::Image(_) => base_state(
+                b.store,
+                base,
+                b.scratch.join("unused"),
+                self.platform,
+                (b.request.compression, b.request.source_date_epoch),
+            )
+            .map(|state| state.key.hex().to_owned()),
+        })
+    }
+
+    fn open_image(&self, reference: &str) -> Result<CopyFromBase> {
+        let b = self.build;
+        let base = b.bases.get(reference, self.platform)?;
+        CopyFromBase::open(
+            b.store,
+            base,
+            &b.scratch,
+            self.platform,
+            (b.request.compression, b.request.source_date_epoch),
+            |state| b.rootfs(state),
+        )
     }
 }

@@ -40,6 +40,15 @@ pub(super) enum CopyOrigin<'a> {
     Remote(&'a Context, CopySource<'a>),
 }
 
+impl<'a> CopyOrigin<'a> {
+    /// The files this origin reads, as a context.
+    pub(super) fn context(&self) -> &'a Context {
+        match self {
+            CopyOrigin::Context(c) | CopyOrigin::Stage(c, _) | CopyOrigin::Remote(c, _) => c,
+        }
+    }
+}
+
 /// A `COPY` with its sources selected and its destination resolved.
 #[derive(Debug)]
 pub(super) struct PreparedCopy<'a> {

@@ -117,6 +117,52 @@ pub enum ExecError {
         "RUN --security=insecure is not allowed: pass --allow security.insecure to hoist build"
     )]
     InsecureNotAllowed,
+    /// `RUN --mount from=` names something other than an earlier stage.
+    #[error("RUN --mount from={from}: no earlier stage, image or named context has that name")]
+    UnsupportedMountFrom {
+        /// The `from` value.
+        from: String,
+    },
+    /// A mount option this version cannot honour.
+    #[error("RUN --mount: {option} is not supported yet by hoist build")]
+    UnsupportedMountOption {
+        /// The option.
+        option: &'static str,
+    },
+    /// A `required` secret was not given with `--secret`.
+    #[error("secret {id}: not found (pass it with --secret id={id},src=PATH or env=VAR)")]
+    SecretMissing {
+        /// The secret id.
+        id: String,
+    },
+    /// A secret's file could not be read.
+    #[error("cannot read secret {id} from {path}: {cause}")]
+    SecretRead {
+        /// The secret id.
+        id: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        cause: IoCause,
+    },
+    /// A secret exposed with `env=` is not UTF-8.
+    #[error("secret {id} cannot be an environment variable: it is not UTF-8")]
+    SecretNotUtf8 {
+        /// The secret id.
+        id: String,
+    },
+    /// A `required` ssh agent was not given with `--ssh`.
+    #[error("no SSH key {id:?} forwarded from the client: pass it with --ssh {id}[=SOCKET]")]
+    SshMissing {
+        /// The ssh id.
+        id: String,
+    },
+    /// A cache mount's `source` leaves the cache directory (through a symlink or `..`).
+    #[error("cache mount source {path:?} escapes the cache directory")]
+    CacheSourceEscapes {
+        /// The source as written.
+        path: String,
+    },
     /// A file operation on the host failed.
     #[error("cannot {operation} {path}: {cause}")]
     Io {

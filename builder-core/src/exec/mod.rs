@@ -3,8 +3,12 @@
 //! This slice runs `FROM scratch`, `FROM <stage>`, `FROM <image>` (a registry, the local store,
 //! a named context: see `base.rs`), `COPY` (from the context, an earlier stage, an image, a
 //! named context or heredocs), `ADD`, `WORKDIR`, `RUN` (shell, exec and heredoc forms;
-//! `--network`, `--security`) and every metadata instruction; `RUN --mount` fails with
-//! [`ExecError::Unsupported`], located at the instruction.
+//! `--network`, `--security`; `--mount`, see `mounts.rs`: cache, bind, tmpfs, secret, ssh) and
+//! every metadata instruction.
+//!
+//! **Stages** run concurrently when independent (`schedule.rs`, up to [`RunOptions::jobs`]
+//! threads); step ids are numbered in plan order, so events keep the ids of a sequential build,
+//! and a stage's materialised directory is filled under a per-directory lock.
 //!
 //! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
 //! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
@@ -44,10 +48,12 @@ mod diff;
 mod error;
 mod fetch;
 mod log;
+mod mounts;
 mod owner;
 mod parents;
 mod run;
 mod runtime;
+mod schedule;
 mod stage;
 
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
@@ -56,6 +62,7 @@ pub use cache_key::{CacheKey, CopySource, KeyInput};
 pub use cancel::CancelFlag;
 pub use error::ExecError;
 pub use fetch::FetchError;
+pub use mounts::SecretSource;
 pub use owner::OwnerError;
 pub use run::RunOptions;
 pub use runtime::{Runtime, RuntimeKind};

@@ -6,12 +6,14 @@
 //! mount outside the layer) and runs that file through the shell; a heredoc inside a longer
 //! command is put back after it (`cmd <<EOF\nbody\nEOF`) for the shell to handle.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use registry_client::Digest;
 
 use super::bundle::{BundleMount, BundleSpec, ProcessSpec, standard_mounts, write_bundle};
 use super::log::BuildLog;
+use super::mounts::{MountInputs, PreparedMount, SecretSource, StepMounts, setup_mounts};
 use super::owner::resolve_user;
 use super::runtime::{Runtime, container_id};
 use super::{CacheKey, CancelFlag, ExecError, KeyInput};
@@ -43,6 +45,13 @@ pub struct RunOptions {
     /// The network of a `RUN` without `--network` (or with `--network=default`): `--network`
     /// of `hoist build`. [`NetworkMode::Default`] is the host's.
     pub network: NetworkMode,
+    /// Secrets for `RUN --mount=type=secret`, by id.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// SSH agent sockets for `RUN --mount=type=ssh`, by id (`default`).
+    pub ssh: BTreeMap<String, PathBuf>,
+    /// How many stages may build at once (0: the number of CPUs). The image is the same
+    /// whatever the number.
+    pub jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -53,6 +62,9 @@ impl Default for RunOptions {
             snapshotter: SnapshotterKind::Auto,
             cancel: CancelFlag::new(),
             network: NetworkMode::Default,
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
+            jobs: 0,
         }
     }
 }
@@ -68,6 +80,13 @@ pub(crate) struct PreparedRun {
     insecure: bool,
     /// A shebang heredoc: its name and body, mounted at `/dev/pipes/<name>`.
     script: Option<(String, String)>,
+    /// `--mount`s, resolved.
+    mounts: Vec<PreparedMount>,
+    /// Their descriptions, for the key.
+    mount_keys: Vec<String>,
+    /// Proxy build args (`HTTP_PROXY=...`), given to the process but kept out of the key, as
+    /// BuildKit does; a variable the step already has wins.
+    proxy_env: Vec<String>,
 }
 
 /// Whether `text` is exactly one heredoc marker (`<<EOF`, `<<-EOF`, `<<"EOF"`) named `name`.
@@ -92,11 +111,6 @@ impl PreparedRun {
         args: &[(String, String)],
         allow_insecure: bool,
     ) -> Result<Self, ExecError> {
-        if !run.mounts.is_empty() {
-            return Err(ExecError::Unsupported {
-                instruction: "RUN --mount",
-            });
-        }
         let insecure = run.security == Some(SecurityMode::Insecure);
         if insecure && !allow_insecure {
             return Err(ExecError::InsecureNotAllowed);
@@ -147,6 +161,9 @@ impl PreparedRun {
             network: run.network.unwrap_or(NetworkMode::Default),
             insecure,
             script,
+            mounts: Vec::new(),
+            mount_keys: Vec::new(),
+            proxy_env: Vec::new(),
         })
     }
 
@@ -157,6 +174,25 @@ impl PreparedRun {
             self.network = network;
         }
         self
+    }
+
+    /// This run with the proxy build args `proxy` (not part of its key).
+    pub(crate) fn with_proxy_env(self, proxy: &[(String, String)]) -> Self {
+        let proxy_env = proxy
+            .iter()
+            .filter(|(k, _)| !self.env.iter().any(|e| e.starts_with(&format!("{k}="))))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        PreparedRun { proxy_env, ..self }
+    }
+
+    /// This run with `mounts`, described by `keys`.
+    pub(crate) fn with_mounts(self, mounts: Vec<PreparedMount>, keys: Vec<String>) -> Self {
+        PreparedRun {
+            mounts,
+            mount_keys: keys,
+            ..self
+        }
     }
 
     /// The key of this run on the state `parent`.
@@ -172,6 +208,7 @@ impl PreparedRun {
                 let digest = Digest::sha256_of(body.as_bytes());
                 format!("heredoc:{PIPES_DIR}/{name}:{}", digest.as_str())
             })
+            .chain(self.mount_keys.iter().cloned())
             .collect();
         KeyInput::Exec {
             parent: parent.digest().as_str(),
@@ -211,6 +248,8 @@ pub(crate) struct RunContext<'a> {
     pub source_date_epoch: Option<i64>,
     /// The step.
     pub id: StepId,
+    /// What `--mount`s read from.
+    pub inputs: &'a dyn MountInputs,
 }
 
 /// The filesystem a step runs on.
@@ -243,8 +282,18 @@ pub(crate) fn run_step(
         .map_err(ExecError::io("create a directory in", cx.scratch))?;
     let mut fs = step_fs(cx, layers, dir.path())?;
     let rootfs = fs.rootfs().to_owned();
-    let spec = user_and_cwd(prepared, &rootfs)?;
+    let mut spec = user_and_cwd(prepared, &rootfs)?;
     let mut mounts = standard_mounts(prepared.insecure);
+    let step_mounts = if prepared.mounts.is_empty() {
+        StepMounts::default()
+    } else {
+        let own = dir.path().join("mounts");
+        std::fs::create_dir(&own).map_err(ExecError::io("create directory", &own))?;
+        setup_mounts(&prepared.mounts, cx.store, cx.inputs, &own)?
+    };
+    mounts.extend(step_mounts.bundle.iter().cloned());
+    spec.env.extend(step_mounts.env.iter().cloned());
+    spec.env.extend(prepared.proxy_env.iter().cloned());
     if let Some((name, body)) = &prepared.script {
         let scripts = dir.path().join("pipes");
         std::fs::create_dir(&scripts).map_err(ExecError::io("create directory", &scripts))?;
@@ -280,7 +329,11 @@ pub(crate) fn run_step(
     let outcome = cx
         .options
         .runtime
-        .run(&bundle_dir, &id, &cx.options.cancel, &mut output)?;
+        .run(&bundle_dir, &id, &cx.options.cancel, &mut output);
+    // The bundle names secret values (env=): it goes as soon as the container has run.
+    let _ = std::fs::remove_file(bundle_dir.join("config.json"));
+    drop(step_mounts);
+    let outcome = outcome?;
     if outcome.code != 0 {
         return Err(ExecError::RunFailed {
             command: prepared.command_text(),

@@ -184,7 +184,7 @@ impl<'a> Planner<'a> {
             dependencies.push(i);
         }
         for step in triggers.iter().chain(&stage.steps) {
-            if let Some(name) = stage_reference(&step.instruction) {
+            for name in stage_references(&step.instruction) {
                 let at = self.located(step.span);
                 if let Some(i) = self.resolve_ref(&name, stage).map_err(at)? {
                     dependencies.push(i);
@@ -294,8 +294,8 @@ impl<'a> Planner<'a> {
         for (n, step) in links.triggers.iter().chain(&stage.steps).enumerate() {
             let at = self.located(step.span);
             let instruction = self.plan_step(&step.instruction, &mut scope).map_err(&at)?;
-            let from_stage = match stage_reference(&instruction) {
-                Some(name) => self.resolve_ref(&name, stage).map_err(&at)?,
+            let from_stage = match stage_references(&instruction).first() {
+                Some(name) => self.resolve_ref(name, stage).map_err(&at)?,
                 None => None,
             };
             steps.push(PlannedStep {
@@ -309,11 +309,15 @@ impl<'a> Planner<'a> {
                 is_trigger: n < trigger_count,
             });
         }
-        let image_dependencies = steps
-            .iter()
-            .filter(|s| s.from_stage.is_none())
-            .filter_map(|s| stage_reference(&s.step.instruction))
-            .collect();
+        let mut image_dependencies = Vec::new();
+        for s in &steps {
+            for name in stage_references(&s.step.instruction) {
+                let at = self.located(s.step.span);
+                if self.resolve_ref(&name, stage).map_err(at)?.is_none() {
+                    image_dependencies.push(name);
+                }
+            }
+        }
         Ok(PlannedStage {
             index: stage.index,
             name: stage.name.clone(),
@@ -403,18 +407,22 @@ fn stage_triggers(parent: &Stage) -> Vec<Step> {
         .collect()
 }
 
-/// The stage-or-image an instruction reads from (`COPY --from`, `RUN --mount from=`).
-fn stage_reference(instruction: &Instruction) -> Option<String> {
+/// The stages-or-images an instruction reads from (`COPY --from`, each `RUN --mount from=`).
+fn stage_references(instruction: &Instruction) -> Vec<String> {
     match instruction {
-        Instruction::Copy(c) => c.from.clone(),
-        Instruction::Run(r) => r.mounts.iter().find_map(|m| match m {
-            MountSpec::Parsed(m) => m.from.clone(),
-            MountSpec::Unexpanded(raw) => raw.split(',').find_map(|f| {
-                let (k, v) = f.split_once('=')?;
-                k.eq_ignore_ascii_case("from").then(|| v.to_string())
-            }),
-        }),
-        _ => None,
+        Instruction::Copy(c) => c.from.iter().cloned().collect(),
+        Instruction::Run(r) => r
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                MountSpec::Parsed(m) => m.from.clone(),
+                MountSpec::Unexpanded(raw) => raw.split(',').find_map(|f| {
+                    let (k, v) = f.split_once('=')?;
+                    k.eq_ignore_ascii_case("from").then(|| v.to_string())
+                }),
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
