@@ -63,7 +63,8 @@ pub struct PlanArgs {
     /// What decides the plan.
     #[command(flatten)]
     pub frontend: FrontendArgs,
-    /// The build context directory.
+    /// The build context directory, or `-` for a tar archive (optionally gzip or zstd
+    /// compressed) on standard input.
     pub context: PathBuf,
 }
 
@@ -79,6 +80,10 @@ pub struct FrontendArgs {
     /// Set a build-time variable (`NAME=VALUE`, or `NAME` to take it from the environment).
     #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
     pub build_args: Vec<String>,
+    /// Read build-time variables from a file: one `NAME=VALUE` (or `NAME`) per line, `#`
+    /// comments and blank lines skipped; `--build-arg` wins. Repeatable.
+    #[arg(long = "build-arg-file", value_name = "FILE")]
+    pub build_arg_files: Vec<PathBuf>,
     /// Set the target platform (e.g. linux/amd64).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
@@ -99,6 +104,13 @@ pub struct BuildArgs {
     /// Do not use the cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Set a label on the image (`KEY=VALUE`); repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// The network of RUN steps without `RUN --network`: `default` (the host's), `host` or
+    /// `none`.
+    #[arg(long, value_name = "MODE", default_value = "default")]
+    pub network: String,
     /// Layer compression: `gzip[:LEVEL]`, `zstd[:LEVEL]` or `none`.
     #[arg(long, value_name = "ALGO[:LEVEL]", default_value = "gzip")]
     pub compression: String,

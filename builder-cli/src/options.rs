@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use builder_core::exec::{Runtime, RuntimeKind};
+use builder_core::instructions::NetworkMode;
 use builder_core::layer::Compression;
 use builder_core::plan::PlanOptions;
 use builder_core::platform::Platform;
@@ -74,10 +75,64 @@ pub fn build_args(
     Ok(out)
 }
 
+/// `--build-arg-file` lines (podman/buildah's format): `NAME=VALUE` or `NAME`, blank lines and
+/// lines starting with `#` skipped.
+pub fn build_arg_file_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Build args from `--build-arg-file` files, then `--build-arg` flags (which win).
+fn all_build_args(args: &FrontendArgs) -> Result<BTreeMap<String, String>> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut out = BTreeMap::new();
+    for file in &args.build_arg_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("--build-arg-file: cannot read {}", file.display()))?;
+        let lines = build_arg_file_lines(&text);
+        out.extend(
+            build_args(&lines, &env)
+                .with_context(|| format!("--build-arg-file {}", file.display()))?,
+        );
+    }
+    out.extend(build_args(&args.build_args, &env)?);
+    Ok(out)
+}
+
+/// `--label KEY=VALUE` flags.
+pub fn labels(raw: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for label in raw {
+        match label.split_once('=') {
+            Some((key, value)) if !key.is_empty() => {
+                out.insert(key.to_string(), value.to_string());
+            }
+            _ => bail!("invalid --label {label:?} (expected KEY=VALUE)"),
+        }
+    }
+    Ok(out)
+}
+
+/// `--network`: `default`, `host` or `none`.
+pub fn network(value: &str) -> Result<NetworkMode> {
+    match value {
+        "default" => Ok(NetworkMode::Default),
+        "host" => Ok(NetworkMode::Host),
+        "none" => Ok(NetworkMode::None),
+        other => bail!(
+            "unsupported --network {other:?} (Hoist supports default, host and none; RUN steps \
+             never get a bridge network)"
+        ),
+    }
+}
+
 /// The planner's options from the flags `hoist build` and `hoist debug plan` share.
 pub fn plan_options(args: &FrontendArgs) -> Result<PlanOptions> {
     let mut options = PlanOptions {
-        build_args: build_args(&args.build_args, &|k| std::env::var(k).ok())?,
+        build_args: all_build_args(args)?,
         target: args.target.clone(),
         ..PlanOptions::default()
     };
@@ -168,6 +223,26 @@ pub fn store_root(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_arg_files_labels_and_networks() {
+        let lines = build_arg_file_lines("# comment\n\nA=1\n  B = 2 \n#C=3\nD\n");
+        assert_eq!(lines, vec!["A=1", "B = 2", "D"]);
+        let got = labels(&["a=1".into(), "b=x=y".into(), "c=".into()]).unwrap();
+        assert_eq!(got.get("b").map(String::as_str), Some("x=y"));
+        assert_eq!(got.get("c").map(String::as_str), Some(""));
+        assert!(labels(&["novalue".into()]).is_err());
+        assert!(labels(&["=v".into()]).is_err());
+        assert_eq!(network("none").unwrap(), NetworkMode::None);
+        assert_eq!(network("host").unwrap(), NetworkMode::Host);
+        assert_eq!(network("default").unwrap(), NetworkMode::Default);
+        assert!(
+            network("bridge")
+                .unwrap_err()
+                .to_string()
+                .contains("--network")
+        );
+    }
 
     #[test]
     fn build_args_from_flags_and_environment() {

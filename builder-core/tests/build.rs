@@ -54,6 +54,7 @@ fn request(context: &std::path::Path, dockerfile: &str) -> BuildRequest {
         compression: Compression::zstd(),
         source_date_epoch: Some(1_700_000_000),
         run: RunOptions::default(),
+        labels: Default::default(),
     }
 }
 

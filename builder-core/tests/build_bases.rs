@@ -24,6 +24,7 @@ fn request(context: &std::path::Path, dockerfile: &str, tag: &str) -> BuildReque
         compression: Compression::gzip(),
         source_date_epoch: Some(1_700_000_000),
         run: RunOptions::default(),
+        labels: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`crate::progress`]), the image digest on standard output.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use builder_core::SourceFile;
@@ -11,11 +12,11 @@ use builder_core::image::Remote;
 use builder_core::store::Store;
 
 use crate::args::BuildArgs;
-use crate::commands::build_outputs;
+use crate::commands::{build_outputs, stdin_context};
 use crate::image_options::{named_context, registry_client};
 use crate::options::{
-    DockerfileSource, compression, plan_options, runtime, snapshotter, source_date_epoch,
-    store_root,
+    DockerfileSource, compression, labels, network, plan_options, runtime, snapshotter,
+    source_date_epoch, store_root,
 };
 use crate::progress::{self, Mode, Terminal};
 use crate::{Failure, exit};
@@ -27,7 +28,29 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let plan_options = plan_options(&args.frontend).map_err(Failure::Usage)?;
     let compression = compression(&args.compression).map_err(Failure::Usage)?;
     let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH")).map_err(Failure::Usage)?;
-    let source = DockerfileSource::resolve(args.frontend.file.as_deref(), &args.context);
+    let store = Store::open(store_root(&env)?)?;
+    // `hoist build -`: the context is a tar on standard input, and `-f` a path inside it.
+    let stdin_context = if args.context == Path::new("-") {
+        if args.frontend.file.as_deref() == Some(Path::new("-")) {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "the context and the Dockerfile cannot both come from standard input \
+                 (`-` and `-f -`)"
+            )));
+        }
+        let dir = stdin_context::extract_context(std::io::stdin().lock(), &store.tmp_dir())
+            .map_err(Failure::Usage)?;
+        Some(dir)
+    } else {
+        None
+    };
+    let context_dir = stdin_context
+        .as_ref()
+        .map_or_else(|| args.context.clone(), |d| d.path().to_owned());
+    let file = match (&stdin_context, &args.frontend.file) {
+        (Some(dir), Some(f)) => Some(dir.path().join(f)),
+        (_, f) => f.clone(),
+    };
+    let source = DockerfileSource::resolve(file.as_deref(), &context_dir);
     let (name, text) = source.read()?;
     let dockerfile_path = match &source {
         DockerfileSource::Path(p) => Some(p.clone()),
@@ -47,6 +70,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         runtime: runtime(&args.runtime).map_err(Failure::Usage)?,
         snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
         cancel: cancel_on_signals()?,
+        network: network(&args.network).map_err(Failure::Usage)?,
         secrets: crate::secrets::secrets(&args.secrets, &env)?,
         ssh: crate::secrets::ssh(&args.ssh, &env)?,
         jobs: match args.jobs {
@@ -55,12 +79,12 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
             None => 0,
         },
     };
-    let store = Store::open(store_root(&env)?)?;
+    let labels = labels(&args.labels).map_err(Failure::Usage)?;
     let view = progress::view(mode);
     let sink: Arc<dyn EventSink> = view.clone();
     let builder = Builder::new(store.clone(), sink).with_base_sources(sources);
     let result = builder.build(BuildRequest {
-        context_dir: args.context.clone(),
+        context_dir,
         dockerfile: SourceFile::new(name, text),
         dockerfile_path,
         plan_options,
@@ -69,8 +93,12 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         compression,
         source_date_epoch,
         run,
+        labels,
     });
     view.close();
+    if let Some(dir) = &stdin_context {
+        stdin_context::forget(&store, dir.path());
+    }
     match result {
         Ok(image) => {
             build_outputs::finish(&store, &image, args, &outputs)?;

@@ -7,6 +7,7 @@ pub mod images;
 pub mod inspect;
 pub mod login;
 pub mod prune;
+pub mod stdin_context;
 pub mod tags;
 pub mod transfer;
 pub mod version;

@@ -55,8 +55,48 @@ pub struct BuildRequest {
     pub compression: Compression,
     /// `SOURCE_DATE_EPOCH`: every timestamp is this time, file mtimes are clamped to it.
     pub source_date_epoch: Option<i64>,
-    /// How `RUN` steps run (runtime, snapshotter, cancellation).
+    /// How `RUN` steps run (runtime, snapshotter, default network, cancellation).
     pub run: RunOptions,
+    /// `--label`: labels set on the final image's config (over the Dockerfile's `LABEL`s),
+    /// without a history entry, as BuildKit does.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl BuildRequest {
+    /// A request to build `dockerfile` (its text is read now) with the context `context_dir`,
+    /// with every other field at its default: no tags, no build args, the host platform,
+    /// the cache used, gzip layers, runc. Set the public fields to change them.
+    ///
+    /// # Errors
+    /// The Dockerfile cannot be read.
+    pub fn new(context_dir: impl Into<PathBuf>, dockerfile: impl Into<PathBuf>) -> Result<Self> {
+        let path = dockerfile.into();
+        let text =
+            std::fs::read_to_string(&path).map_err(ExecError::io("read the Dockerfile", &path))?;
+        let mut request = Self::from_text(
+            context_dir,
+            SourceFile::new(path.display().to_string(), text),
+        );
+        request.dockerfile_path = Some(path);
+        Ok(request)
+    }
+
+    /// A request to build the Dockerfile `dockerfile` (already in memory) with the context
+    /// `context_dir`, every other field at its default (see [`BuildRequest::new`]).
+    pub fn from_text(context_dir: impl Into<PathBuf>, dockerfile: Arc<SourceFile>) -> Self {
+        BuildRequest {
+            context_dir: context_dir.into(),
+            dockerfile,
+            dockerfile_path: None,
+            plan_options: PlanOptions::default(),
+            tags: Vec::new(),
+            no_cache: false,
+            compression: Compression::default(),
+            source_date_epoch: None,
+            run: RunOptions::default(),
+            labels: BTreeMap::new(),
+        }
+    }
 }
 
 /// What a build produced.
@@ -558,6 +598,7 @@ impl Build<'_> {
             &planned.args,
             self.request.plan_options.allow_insecure,
         )?
+        .with_default_network(options.network)
         .with_mounts(mounts, mount_keys)
         .with_proxy_env(&self.proxy_env);
         let key = prepared.key(&state.key);
@@ -677,7 +718,11 @@ impl Build<'_> {
     /// Config and manifest into the store, validated, then tagged.
     fn assemble(&self, state: StageState, tags: Vec<String>) -> Result<BuiltImage> {
         let created = self.history_time(state.created);
-        let config = ConfigBlob::from_config(state.config.with_created(created));
+        let mut config = state.config.with_created(created);
+        for (key, value) in &self.request.labels {
+            config.config.labels.insert(key.clone(), value.clone());
+        }
+        let config = ConfigBlob::from_config(config);
         let validator = SchemaValidator::new();
         validator.validate(DocumentKind::Config, config.bytes())?;
         let (config_digest, config_size) = self.store.put_blob(config.bytes())?;

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub snapshotter: SnapshotterKind,
     /// Set by the caller to stop the build.
     pub cancel: CancelFlag,
+    /// The network of a `RUN` without `--network` (or with `--network=default`): `--network`
+    /// of `hoist build`. [`NetworkMode::Default`] is the host's.
+    pub network: NetworkMode,
     /// Secrets for `RUN --mount=type=secret`, by id.
     pub secrets: BTreeMap<String, SecretSource>,
     /// SSH agent sockets for `RUN --mount=type=ssh`, by id (`default`).
@@ -58,6 +61,7 @@ impl Default for RunOptions {
             runtime: Runtime::from_kind(super::RuntimeKind::Runc),
             snapshotter: SnapshotterKind::Auto,
             cancel: CancelFlag::new(),
+            network: NetworkMode::Default,
             secrets: BTreeMap::new(),
             ssh: BTreeMap::new(),
             jobs: 0,
@@ -161,6 +165,15 @@ impl PreparedRun {
             mount_keys: Vec::new(),
             proxy_env: Vec::new(),
         })
+    }
+
+    /// This run with `network` as its network when the step asked for none or for the default
+    /// (the build's `--network`).
+    pub(crate) fn with_default_network(mut self, network: NetworkMode) -> Self {
+        if self.network == NetworkMode::Default {
+            self.network = network;
+        }
+        self
     }
 
     /// This run with the proxy build args `proxy` (not part of its key).
