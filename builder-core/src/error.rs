@@ -91,7 +91,6 @@ impl ErrorKind {
                 ExecError::Unsupported { instruction } => Some((*instruction).to_owned()),
                 ExecError::Owner(OwnerError::UnknownUser { name })
                 | ExecError::Owner(OwnerError::UnknownGroup { name }) => Some(name.clone()),
-                ExecError::UnsupportedCopyFrom { .. } => Some("--from".into()),
                 _ => None,
             },
             _ => None,

@@ -16,20 +16,6 @@ pub enum ExecError {
         /// The keyword (`RUN`, `ADD`).
         instruction: &'static str,
     },
-    /// `FROM` names an image from a registry.
-    #[error(
-        "FROM {image}: building on an image from a registry is not supported yet by hoist build"
-    )]
-    UnsupportedBase {
-        /// The image reference.
-        image: String,
-    },
-    /// `COPY --from` names an image rather than an earlier stage.
-    #[error("COPY --from={from}: copying from an image is not supported yet by hoist build")]
-    UnsupportedCopyFrom {
-        /// The `--from` value.
-        from: String,
-    },
     /// A user or group (`--chown`, `USER` for `WORKDIR`) could not be resolved.
     #[error(transparent)]
     Owner(#[from] OwnerError),
