@@ -74,8 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let image = find_local(&store, &reference, None)?.ok_or("the image is not in the store")?;
     let target = parse_reference(&reference).map_err(builder_core::Error::new)?;
     let remote = Remote::new(registry_client::Client::new()?);
-    // The push reports the bytes of each blob it sends as progress of a step of its own.
-    let step = StepId(u32::MAX);
+    // The push reports the bytes of each blob it sends as progress of a step of its own (the
+    // build numbers its steps from 1).
+    let step = StepId(0);
     eprintln!("#{} push {target}", step.0);
     let pushed = remote.push_reported(
         &store,
