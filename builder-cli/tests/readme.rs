@@ -103,18 +103,13 @@ fn readme_lists_every_other_command_with_its_flags() {
         .unwrap();
     for line in commands.lines() {
         let name = line.split_whitespace().next().unwrap();
-        match name {
-            "help" | "build" => {}
-            "debug" => {
-                assert!(
-                    seen.contains("debug ast") && seen.contains("debug plan"),
-                    "{seen:?}"
-                );
-            }
-            _ => assert!(
-                seen.contains(name),
-                "README's reference lacks `hoist {name}`"
-            ),
-        }
+        // A command with subcommands (`debug`) is listed by its subcommands.
+        let listed = seen
+            .iter()
+            .any(|s| s == name || s.starts_with(&format!("{name} ")));
+        assert!(
+            matches!(name, "help" | "build") || listed,
+            "README's reference lacks `hoist {name}`"
+        );
     }
 }
