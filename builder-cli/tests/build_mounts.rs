@@ -543,16 +543,13 @@ COPY --from=two /t1 /two-end
     // The two sleeps overlapped (the host's uptime, read in each container).
     let [s1, e1, s2, e2] = times(&root, "t-parallel");
     assert!(s1 < e2 && s2 < e1, "{s1} {e1} {s2} {e2}");
-    // Less than the 4 s of the two sleeps alone one after the other (2.6 s measured on an
-    // idle 2-core machine, up to 3.7 s under the load of other builds).
-    assert!(elapsed.as_secs_f64() < 4.0, "{elapsed:?}");
+    // No wall-time assertion: the overlap above is the proof (timing belongs to bench/).
     let root1 = tmp.path().join("store1");
     build_with(&root1, &base_only.join("context"), &["--epoch", "0"]);
     let started = Instant::now();
     let (sequential, progress1) = build_with(&root1, &ctx, &["--epoch", "0", "--jobs", "1"]);
     let elapsed1 = started.elapsed();
     eprintln!("the same with --jobs 1: {elapsed1:?}");
-    assert!(elapsed1.as_secs_f64() >= 4.0, "{elapsed1:?}");
     let [s1, e1, s2, e2] = times(&root1, "t-sequential");
     assert!(e1 <= s2 || e2 <= s1, "{s1} {e1} {s2} {e2}");
     let layers = |r: &Path| -> Vec<String> {
