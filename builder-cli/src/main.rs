@@ -140,6 +140,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Version => commands::version::run(&mut stdout),
         Command::Completions(args) => commands::version::completions(args, &mut stdout),
         Command::Debug(command) => commands::debug::run(command, &mut stdout),
+        Command::Store(command) => commands::store::run(command, &mut stdout),
     }
 }
 

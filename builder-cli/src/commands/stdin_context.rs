@@ -7,13 +7,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use builder_core::snapshot::{ExtractOptions, LayerReader, extract_layer};
-use builder_core::store::Store;
+use builder_core::store::{LockedTempDir, Store};
 
 /// Extracts the tar archive read from `input` into a new temporary directory under `parent`.
-pub fn extract_context(input: impl Read, parent: &Path) -> anyhow::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("stdin-context-")
-        .tempdir_in(parent)
+pub fn extract_context(input: impl Read, parent: &Path) -> anyhow::Result<LockedTempDir> {
+    let dir = LockedTempDir::new_in(parent, "stdin-context")
         .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
     let reader = LayerReader::new(input).context("cannot read the context from standard input")?;
     // The context's owners do not matter (COPY gives files to root unless --chown) and the
