@@ -1,5 +1,6 @@
 //! Leftovers of killed processes: temporary files and directories under `hoist/tmp/`, partial
-//! snapshots (`hoist/snapshots/.tmp-*`) and the mounts a killed `RUN` step left under them.
+//! snapshots (`hoist/snapshots/.tmp-*`), the mounts a killed `RUN` step left under them, and
+//! old temporary files beside the context stat caches (`hoist/stat-cache/*/.tmp*`).
 //!
 //! **Liveness.** Every temporary entry is held by its creator with an exclusive `flock` from
 //! just after its creation until it is renamed into place or removed ([`LockedTempDir`] for
@@ -115,6 +116,28 @@ impl Store {
             }
             if let Some((true, true)) = judge(&path, min_age, now) {
                 push_with_mounts(&mut out, &mounts, path, true, LeftoverKind::PartialSnapshot);
+            }
+        }
+        // A stat cache is replaced through an unlocked `.tmp*` sibling written in
+        // milliseconds: one older than `min_age` belongs to a killed process.
+        for dir in entries(&self.hoist_dir().join("stat-cache"))? {
+            for path in entries(&dir).unwrap_or_default() {
+                let temp = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(".tmp"));
+                let old = fs::symlink_metadata(&path)
+                    .ok()
+                    .filter(fs::Metadata::is_file)
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|m| now.duration_since(m).ok())
+                    .is_some_and(|age| age >= min_age);
+                if temp && old {
+                    out.push(Leftover {
+                        kind: LeftoverKind::TempFile,
+                        path,
+                    });
+                }
             }
         }
         Ok(out)
