@@ -56,6 +56,7 @@ mod runtime;
 mod schedule;
 mod stage;
 
+pub use archive::{decompress_stream, is_tar_header};
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
 pub use cache_key::{CacheKey, CopySource, KeyInput};
