@@ -43,6 +43,9 @@ pub enum Command {
     Tag(TagArgs),
     /// Remove build cache, unreferenced blobs, unused snapshots and temporary files.
     Prune(PruneArgs),
+    /// Check or repair the local store.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Log in to a registry (saves the credentials in docker's config.json).
     Login(LoginArgs),
     /// Log out from a registry (removes its credentials from docker's config.json).
@@ -54,6 +57,23 @@ pub enum Command {
     /// Look inside Hoist's frontend: the parsed Dockerfile and the build plan.
     #[command(subcommand)]
     Debug(DebugCommand),
+}
+
+/// `hoist store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Re-hash every blob and check the index, tags, manifests, configs, cache records and
+    /// snapshots; list what killed processes left behind. Exits non-zero when anything is wrong.
+    Verify(VerifyArgs),
+}
+
+/// `hoist store verify` flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// First remove what dead processes left behind (temporary files and directories, partial
+    /// snapshots, mounts), then verify.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// `hoist debug ...`.

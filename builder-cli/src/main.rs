@@ -90,6 +90,18 @@ impl Failure {
 
     /// The text shown on standard error (ends with a newline; empty when already reported).
     pub fn render(&self) -> String {
+        let text = self.render_error();
+        if disk_full(&text) {
+            return format!(
+                "{text}hint: the disk is full (no space left on the device holding the store \
+                 or the build's files): free space (`hoist prune` removes build cache) or point \
+                 HOIST_ROOT at a bigger disk; `hoist store verify` checks the store\n"
+            );
+        }
+        text
+    }
+
+    fn render_error(&self) -> String {
         match self {
             Failure::Build(e) => e.render(),
             Failure::Registry(e) => format!("error: {e}\n"),
@@ -110,6 +122,14 @@ impl Failure {
             _ => false,
         }
     }
+}
+
+/// Whether an error's text comes from `ENOSPC` or `EDQUOT`: as `std::io::Error` renders them,
+/// or as a `RUN` command's output (the tail of a failed step) says it.
+fn disk_full(text: &str) -> bool {
+    ["(os error 28)", "(os error 122)", "No space left on device"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 impl From<builder_core::Error> for Failure {
@@ -164,6 +184,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Version => commands::version::run(&mut stdout),
         Command::Completions(args) => commands::version::completions(args, &mut stdout),
         Command::Debug(command) => commands::debug::run(command, &mut stdout),
+        Command::Store(command) => commands::store::run(command, &mut stdout),
     }
 }
 

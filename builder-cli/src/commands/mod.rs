@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod login;
 pub mod prune;
 pub mod stdin_context;
+pub mod store;
 pub mod tags;
 pub mod transfer;
 pub mod version;

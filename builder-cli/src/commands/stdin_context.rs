@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::Context;
 use builder_core::exec::{decompress_stream, is_tar_header};
 use builder_core::snapshot::{ExtractOptions, extract_layer};
-use builder_core::store::Store;
+use builder_core::store::{LockedTempDir, Store};
 
 /// What came on standard input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +25,8 @@ pub enum StdinKind {
 }
 
 /// Reads the context from `input` into a new temporary directory under `parent`.
-pub fn read_context(
-    input: impl Read,
-    parent: &Path,
-) -> anyhow::Result<(tempfile::TempDir, StdinKind)> {
-    let dir = tempfile::Builder::new()
-        .prefix("stdin-context-")
-        .tempdir_in(parent)
+pub fn read_context(input: impl Read, parent: &Path) -> anyhow::Result<(LockedTempDir, StdinKind)> {
+    let dir = LockedTempDir::new_in(parent, "stdin-context")
         .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
     let failed = "cannot read the context from standard input";
     let (compressed, mut reader) = decompress_stream(input).context(failed)?;

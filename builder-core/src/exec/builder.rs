@@ -184,9 +184,7 @@ impl Builder {
             Some(&stat_cache),
         )?;
         let tmp = self.store.tmp_dir();
-        let scratch = tempfile::Builder::new()
-            .prefix("build-")
-            .tempdir_in(&tmp)
+        let scratch = crate::store::LockedTempDir::new_in(&tmp, "build")
             .map_err(ExecError::io("create a directory in", &tmp))?;
         let log = BuildLog::create(&self.store)?;
         let mut build = Build {

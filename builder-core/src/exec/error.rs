@@ -73,6 +73,18 @@ pub enum ExecError {
         /// The Debian package that has it.
         package: &'static str,
     },
+    /// The OCI runtime itself was killed by a signal (not the step's command).
+    #[error(
+        "the OCI runtime {} was killed by signal {signal} while running the step \
+         (out of memory? killed by someone?)",
+        program.display()
+    )]
+    RuntimeKilled {
+        /// The runtime program.
+        program: PathBuf,
+        /// The signal number.
+        signal: i32,
+    },
     /// The runtime spec (`config.json`) could not be made.
     #[error("cannot make the container's config.json: {reason}")]
     RuntimeSpec {

@@ -162,6 +162,14 @@ impl Runtime {
             return Err(ExecError::Cancelled);
         }
         use std::os::unix::process::ExitStatusExt;
+        // `runc run` exits with 128 + signal when the container's process is killed; a
+        // runtime that itself dies of a signal is a failure of the runtime, not of the step.
+        if let Some(signal) = status.signal() {
+            return Err(ExecError::RuntimeKilled {
+                program: self.program.clone(),
+                signal,
+            });
+        }
         let code = status
             .code()
             .or_else(|| status.signal().map(|s| 128 + s))

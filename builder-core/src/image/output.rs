@@ -170,9 +170,7 @@ pub fn export_rootfs(store: &Store, image: &StoredImage, dest: &Path) -> Result<
 /// the layers are extracted into a temporary directory of the store, then written sorted.
 pub fn write_rootfs_tar(store: &Store, image: &StoredImage, out: &mut dyn Write) -> Result<()> {
     let tmp = store.tmp_dir();
-    let dir = tempfile::Builder::new()
-        .prefix("export-")
-        .tempdir_in(&tmp)
+    let dir = crate::store::LockedTempDir::new_in(&tmp, "export")
         .map_err(ExecError::io("create a directory in", &tmp))?;
     export_rootfs(store, image, dir.path())?;
     let mut tar = TarWriter::new(out);

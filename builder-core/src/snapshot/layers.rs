@@ -84,9 +84,7 @@ fn ensure(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
         return Ok(());
     }
     let parent = dir.parent().unwrap_or(Path::new("/"));
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempdir_in(parent)
+    let tmp = crate::store::LockedTempDir::new_in(parent, ".tmp")
         .map_err(SnapshotError::io("create a directory in", parent))?;
     fill(tmp.path())?;
     let file = std::fs::File::open(tmp.path()).map_err(SnapshotError::io("open", tmp.path()))?;
@@ -94,7 +92,7 @@ fn ensure(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     match std::fs::rename(tmp.path(), dir) {
         Ok(()) => {
             // The directory is ours now; nothing left for the TempDir to remove.
-            let _ = tmp.keep();
+            tmp.keep();
             Ok(())
         }
         // Another process renamed its copy first: ours is removed when `tmp` drops.

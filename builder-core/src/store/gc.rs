@@ -141,6 +141,17 @@ impl Store {
                     .push(remove_entry(&path, PrunedKind::StatCache)?);
             }
         }
+        // Leftovers of dead processes first: this unmounts what a killed RUN left mounted
+        // below them, which the sweep must not descend into.
+        for item in self.recover(super::STALE_TEMP_AGE)? {
+            if item.kind != super::LeftoverKind::Mount {
+                report.removed.push(Pruned {
+                    kind: PrunedKind::Temporary,
+                    name: file_name(&item.path),
+                    bytes: 0,
+                });
+            }
+        }
         self.sweep_temp(&mut report)?;
         Ok(report)
     }
@@ -292,19 +303,21 @@ impl Store {
         Ok(())
     }
 
-    /// Removes temporary files nobody holds locked and leftover directories (no build runs
-    /// while the exclusive lease is held, so a build directory here belongs to a dead one).
+    /// Removes temporary files and directories nobody holds locked (their creators hold them
+    /// locked; see `recover.rs`, which ran first and unmounted what was below them).
     fn sweep_temp(&self, report: &mut PruneReport) -> Result<()> {
         for path in entries(&self.tmp_dir())? {
             let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue;
             };
-            if meta.is_file() {
+            if meta.is_file() || meta.is_dir() {
                 let Ok(file) = File::open(&path) else {
                     continue;
                 };
                 if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-                    continue; // a live writer (a blob being pulled)
+                    // A live writer (a blob being pulled), or a directory a process outside
+                    // the lease holds (an export, a context from standard input).
+                    continue;
                 }
             }
             report

@@ -22,7 +22,8 @@
 //! a file under `blobs/` is always complete. `index.json` is rewritten under an exclusive lock;
 //! readers take a shared one. **Locks** are `flock(2)`: the kernel releases them when a process
 //! dies, so there are no stale locks (see `lock.rs`). **Recovery**: opening a store removes
-//! temporary files that no live process holds (see `temp.rs`).
+//! temporary files and directories that no live process holds, and the mounts a killed `RUN`
+//! step left below them (see `recover.rs`); [`Store::verify`] checks everything (`verify.rs`).
 //!
 //! ```no_run
 //! # fn main() -> builder_core::Result<()> {
@@ -41,6 +42,7 @@ mod error;
 mod gc;
 mod index;
 mod lock;
+mod recover;
 mod temp;
 mod verify;
 
@@ -55,6 +57,7 @@ pub use cache::{CacheKey, CacheRecord, CachedLayer};
 pub use error::{IoCause, StoreError};
 pub use gc::{PruneOptions, PruneReport, Pruned, PrunedKind, StoreLease};
 pub use index::REF_NAME;
+pub use recover::{Leftover, LeftoverKind, LockedTempDir};
 pub use verify::{MissingBlob, VerifyReport};
 
 use crate::Result;
@@ -74,23 +77,38 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store at `root`, creating the layout when absent, and removes stale temporary
-    /// files (unlocked and older than [`STALE_TEMP_AGE`]).
+    /// Opens the store at `root`, creating the layout when absent, and removes the leftovers of
+    /// dead processes (best effort; see [`Store::recover`]): unlocked temporary entries whose
+    /// creator is gone or that are older than [`STALE_TEMP_AGE`].
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
+        store.create_layout()?;
+        // Best effort: a failure here (say, a leftover mount a non-root user cannot unmount)
+        // must not stop the command; `hoist store verify` reports what is left.
+        let _ = store.recover(STALE_TEMP_AGE);
+        Ok(store)
+    }
+
+    /// Opens the store at `root` like [`Store::open`] but removes nothing, so that
+    /// [`Store::verify`] can report what dead processes left behind.
+    pub fn open_without_recovery(root: impl Into<PathBuf>) -> Result<Store> {
+        let store = Store { root: root.into() };
+        store.create_layout()?;
+        Ok(store)
+    }
+
+    fn create_layout(&self) -> Result<()> {
         for dir in [
-            store.root.join("blobs").join("sha256"),
-            store.tmp_dir(),
-            store.hoist_dir().join("cache"),
-            store.hoist_dir().join("snapshots"),
-            store.hoist_dir().join("locks"),
+            self.root.join("blobs").join("sha256"),
+            self.tmp_dir(),
+            self.hoist_dir().join("cache"),
+            self.hoist_dir().join("snapshots"),
+            self.hoist_dir().join("locks"),
         ] {
             fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
         }
-        store.check_layout_file()?;
-        store.init_index()?;
-        store.recover_temp(STALE_TEMP_AGE)?;
-        Ok(store)
+        self.check_layout_file()?;
+        self.init_index()
     }
 
     /// The root directory.

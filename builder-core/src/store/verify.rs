@@ -1,4 +1,7 @@
-//! `Store::verify`: re-hash every blob and check that every reference points at a blob.
+//! `Store::verify`: re-hash every blob (streamed), check that every reference (tags, manifests,
+//! indexes, configs, cache records) points at a present blob of the right size holding valid
+//! JSON where JSON is expected, that every snapshot is complete, and list the leftovers of dead
+//! processes (temporary files and directories, partial snapshots, mounts; see `recover.rs`).
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -7,10 +10,11 @@ use std::path::{Path, PathBuf};
 use registry_client::digest::{Algorithm, Hasher};
 use registry_client::{Digest, ImageManifest, media_type};
 
-use super::Store;
 use super::cache::CacheRecord;
 use super::error::io_error;
 use super::lock::LockMode;
+use super::recover::Leftover;
+use super::{STALE_TEMP_AGE, Store};
 use crate::Result;
 
 /// A reference to a blob the store does not hold (or holds with another size).
@@ -37,6 +41,13 @@ pub struct VerifyReport {
     pub missing_blobs: Vec<MissingBlob>,
     /// Cache records that do not parse or are not named by a cache key.
     pub bad_cache_records: Vec<PathBuf>,
+    /// Image configs (named by a manifest) that are not a JSON object.
+    pub unreadable_configs: Vec<Digest>,
+    /// Entries under `hoist/snapshots/` that are neither a complete snapshot (a directory named
+    /// by a digest) nor a snapshot being extracted (`.tmp-*`).
+    pub bad_snapshots: Vec<PathBuf>,
+    /// What dead processes left behind ([`Store::recover`] removes it).
+    pub leftovers: Vec<Leftover>,
 }
 
 impl VerifyReport {
@@ -47,18 +58,40 @@ impl VerifyReport {
             && self.unreadable_manifests.is_empty()
             && self.missing_blobs.is_empty()
             && self.bad_cache_records.is_empty()
+            && self.unreadable_configs.is_empty()
+            && self.bad_snapshots.is_empty()
+            && self.leftovers.is_empty()
     }
 }
 
 impl Store {
-    /// Re-hashes every blob and checks `index.json`, the manifests it names and the cache
-    /// records. Problems are reported, not returned as errors; errors are I/O failures.
+    /// Re-hashes every blob and checks `index.json`, the manifests, indexes and configs it
+    /// leads to, the cache records, the snapshots, and lists leftovers (unlocked temporary
+    /// entries whose creator is gone or older than [`STALE_TEMP_AGE`]). Problems are
+    /// reported, not returned as errors; errors are I/O failures. Memory does not grow with
+    /// blob sizes (blobs are hashed in 256 KiB reads).
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         self.verify_blobs(&mut report)?;
         self.verify_index(&mut report)?;
         self.verify_cache(&mut report)?;
+        self.verify_snapshots(&mut report)?;
+        report.leftovers = self.leftovers(STALE_TEMP_AGE)?;
         Ok(report)
+    }
+
+    fn verify_snapshots(&self, report: &mut VerifyReport) -> Result<()> {
+        for path in sorted_entries(&self.hoist_dir().join("snapshots"))? {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with(".tmp-") {
+                continue; // in progress, or a leftover (`leftovers` judges)
+            }
+            let named = Digest::parse(&format!("sha256:{name}")).is_ok();
+            if !named || !path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                report.bad_snapshots.push(path);
+            }
+        }
+        Ok(())
     }
 
     fn verify_blobs(&self, report: &mut VerifyReport) -> Result<()> {
@@ -92,10 +125,40 @@ impl Store {
             if !self.check_present(&by, &d.digest, d.size, report)? {
                 continue;
             }
-            if media_type::essence(&d.media_type) == media_type::OCI_MANIFEST
-                || media_type::essence(&d.media_type) == media_type::DOCKER_MANIFEST
-            {
-                self.verify_manifest(&d.digest, report)?;
+            self.verify_document(&d.media_type, &d.digest, report, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a present manifest or index (by `media_type`), recursively to `depth` 8.
+    fn verify_document(
+        &self,
+        media: &str,
+        digest: &Digest,
+        report: &mut VerifyReport,
+        depth: u32,
+    ) -> Result<()> {
+        let essence = media_type::essence(media);
+        if essence == media_type::OCI_MANIFEST || essence == media_type::DOCKER_MANIFEST {
+            return self.verify_manifest(digest, report);
+        }
+        if essence != media_type::OCI_INDEX && essence != media_type::DOCKER_MANIFEST_LIST {
+            return Ok(());
+        }
+        let path = self.blob_path(digest);
+        let bytes = fs::read(&path).map_err(io_error("read", &path))?;
+        let Ok(index) = serde_json::from_slice::<registry_client::ImageIndex>(&bytes) else {
+            report.unreadable_manifests.push(digest.clone());
+            return Ok(());
+        };
+        // An index may name platforms that were not pulled: only present children are checked.
+        for child in &index.manifests {
+            let sha256 = child.digest.algorithm() == Algorithm::Sha256;
+            if depth < 8 && sha256 && self.blob_size(&child.digest)?.is_some() {
+                let by = format!("index {digest}");
+                if self.check_present(&by, &child.digest, child.size, report)? {
+                    self.verify_document(&child.media_type, &child.digest, report, depth + 1)?;
+                }
             }
         }
         Ok(())
@@ -111,6 +174,18 @@ impl Store {
         let by = format!("manifest {digest}");
         for d in std::iter::once(&manifest.config).chain(&manifest.layers) {
             self.check_present(&by, &d.digest, d.size, report)?;
+        }
+        let config = self.blob_path(&manifest.config.digest);
+        let sha256 = manifest.config.digest.algorithm() == Algorithm::Sha256;
+        if sha256 && self.blob_size(&manifest.config.digest)? == Some(manifest.config.size) {
+            let bytes = fs::read(&config).map_err(io_error("read", &config))?;
+            let object =
+                serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.is_object());
+            if !object {
+                report
+                    .unreadable_configs
+                    .push(manifest.config.digest.clone());
+            }
         }
         Ok(())
     }
