@@ -16,6 +16,10 @@ use crate::store::{REF_NAME, Store};
 /// Manifests, indexes and configs larger than this are refused (registries cap them at 4 MiB).
 const MAX_DOCUMENT: u64 = 8 * 1024 * 1024;
 
+/// Indexes of indexes deeper than this are refused (a chain of thousands would otherwise
+/// recurse until the stack overflows).
+const MAX_INDEX_DEPTH: usize = 8;
+
 /// An image held in a layout: its manifest's descriptor, the manifest and the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredImage {
@@ -96,7 +100,13 @@ impl Layout {
             dir: self.root.clone(),
             reason,
         };
-        let bytes = std::fs::read(&path).map_err(|e| bad(format!("index.json: {e}")))?;
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|f| f.take(MAX_DOCUMENT + 1).read_to_end(&mut bytes))
+            .map_err(|e| bad(format!("index.json: {e}")))?;
+        if bytes.len() as u64 > MAX_DOCUMENT {
+            return Err(bad("index.json: larger than 8 MiB".to_owned()).into());
+        }
         Ok(serde_json::from_slice(&bytes).map_err(|e| bad(format!("index.json: {e}")))?)
     }
 
@@ -144,6 +154,23 @@ impl Layout {
         descriptor: &Descriptor,
         platform: Option<&Platform>,
     ) -> Result<Option<StoredImage>> {
+        self.image_at_depth(descriptor, platform, 0)
+    }
+
+    fn image_at_depth(
+        &self,
+        descriptor: &Descriptor,
+        platform: Option<&Platform>,
+        depth: usize,
+    ) -> Result<Option<StoredImage>> {
+        if depth > MAX_INDEX_DEPTH {
+            return Err(invalid(
+                "index",
+                &descriptor.digest,
+                &format!("image indexes nested more than {MAX_INDEX_DEPTH} deep"),
+            )
+            .into());
+        }
         if !self.has_blob(&descriptor.digest) {
             return Ok(None);
         }
@@ -162,7 +189,7 @@ impl Layout {
                     }
                     .into());
                 };
-                return self.image(chosen, platform);
+                return self.image_at_depth(chosen, platform, depth + 1);
             }
             Manifest::Image(image) => image,
         };
@@ -170,6 +197,14 @@ impl Layout {
             return Ok(None);
         }
         let config = ConfigBlob::parse(self.read_document(&image.config.digest)?)?;
+        let diff_ids = config.config().rootfs.diff_ids.len();
+        if diff_ids != image.layers.len() {
+            let reason = format!(
+                "has {} layers but its config lists {diff_ids} diff_ids",
+                image.layers.len()
+            );
+            return Err(invalid("manifest", &descriptor.digest, &reason).into());
+        }
         let found = StoredImage {
             descriptor: Descriptor::new(
                 manifest_media_type(&image, &descriptor.media_type),
@@ -204,7 +239,21 @@ impl Layout {
             let path = self.blob_path(&d.digest);
             let mut file = File::open(&path).map_err(ExecError::io("open", &path))?;
             let mut writer = store.blob_writer()?;
-            io::copy(&mut file, &mut writer).map_err(ExecError::io("copy", &path))?;
+            // One byte more than stated, to see a blob larger than its descriptor says.
+            let copied = io::copy(&mut (&mut file).take(d.size.saturating_add(1)), &mut writer)
+                .map_err(ExecError::io("copy", &path))?;
+            if copied != d.size {
+                let actual = if copied > d.size {
+                    "more".to_owned()
+                } else {
+                    copied.to_string()
+                };
+                let reason = format!(
+                    "the blob has {actual} bytes, its descriptor says size {}",
+                    d.size
+                );
+                return Err(invalid("blob", &d.digest, &reason).into());
+            }
             writer.commit(Some(&d.digest))?;
         }
         Ok(())

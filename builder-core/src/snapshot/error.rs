@@ -18,6 +18,19 @@ pub enum SnapshotError {
         /// The OS error.
         cause: IoCause,
     },
+    /// A layer's uncompressed content does not have the diff_id its image config states.
+    #[error(
+        "layer {layer}: its content has diff_id {actual} but the image config says {expected} \
+         (a corrupt or forged image; nothing of it was kept)"
+    )]
+    DiffIdMismatch {
+        /// The layer blob's digest.
+        layer: registry_client::Digest,
+        /// The diff_id the config states.
+        expected: registry_client::Digest,
+        /// The digest of the uncompressed content.
+        actual: registry_client::Digest,
+    },
     /// overlayfs could not be mounted (the naive snapshotter works everywhere).
     #[error(
         "cannot mount overlayfs at {target}: {cause} (use --snapshotter naive where overlayfs \

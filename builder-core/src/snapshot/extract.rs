@@ -198,11 +198,16 @@ pub fn extract_layer(
         entry: None,
         source: e.into(),
     })?;
+    // Reading an entry's header first skips what is left of the previous entry's content, so
+    // a read error there (a header claiming more bytes than the stream holds) is named after
+    // the previous entry.
+    let mut previous: Option<String> = None;
     for entry in entries {
         let mut entry = entry.map_err(|e| ExtractError::Read {
-            entry: None,
+            entry: previous.take(),
             source: e.into(),
         })?;
+        previous = Some(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
         extractor.apply(&mut entry)?;
     }
     extractor.finish()

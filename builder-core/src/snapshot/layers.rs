@@ -9,8 +9,10 @@
 //! A flattened snapshot (the bottom layers of a deep image applied into one directory) is
 //! named by the digest of the diff_ids it holds, so it is made once too.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use registry_client::digest::Hasher;
 use registry_client::{Descriptor, Digest};
 
 use super::{ExtractOptions, LayerReader, SnapshotError, WhiteoutMode, extract_layer};
@@ -26,7 +28,10 @@ pub struct LayerRef<'a> {
     pub diff_id: &'a Digest,
 }
 
-/// Extracts `layer` onto `dest` with `whiteouts`.
+/// Extracts `layer` onto `dest` with `whiteouts`, checking that the uncompressed stream has the
+/// layer's diff_id: snapshots are named by diff_id and shared by every image of the store, so
+/// an image whose config lies about a diff_id must not plant its content under another
+/// layer's name (the caller discards `dest` on error).
 pub(crate) fn extract_into(
     store: &Store,
     layer: LayerRef<'_>,
@@ -36,12 +41,42 @@ pub(crate) fn extract_into(
     let blob = store.open_blob(&layer.descriptor.digest)?;
     let path = Path::new(layer.descriptor.digest.as_str());
     let reader = LayerReader::new(blob).map_err(SnapshotError::io("read layer", path))?;
+    let mut hashing = HashingReader {
+        inner: reader,
+        hasher: Hasher::new(layer.diff_id.algorithm()),
+    };
     let options = ExtractOptions {
         whiteouts,
         ..Default::default()
     };
-    extract_layer(reader, dest, options)?;
+    extract_layer(&mut hashing, dest, options)?;
+    // The tar reader stops at the end-of-archive blocks; the diff_id covers the whole stream.
+    std::io::copy(&mut hashing, &mut std::io::sink())
+        .map_err(SnapshotError::io("read layer", path))?;
+    let actual = hashing.hasher.finish();
+    if &actual != layer.diff_id {
+        return Err(SnapshotError::DiffIdMismatch {
+            layer: layer.descriptor.digest.clone(),
+            expected: layer.diff_id.clone(),
+            actual,
+        }
+        .into());
+    }
     Ok(())
+}
+
+/// Hashes what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// The snapshot directory of `layer`, extracted (overlay whiteouts) if it is not there yet.
