@@ -55,6 +55,7 @@ mod run;
 mod runtime;
 mod schedule;
 mod stage;
+mod view;
 
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
