@@ -4,9 +4,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The exit codes, shown under `hoist --help` and `hoist build --help` (README: "Exit codes").
+const EXIT_CODES: &str = "\
+Exit codes:
+  0         success
+  1         the build failed, or the command could not do what it was asked
+  2         usage error (unknown or conflicting flag, missing argument, invalid value)
+  3         a registry rejected the credentials or denied access (run `hoist login`)
+  4         a registry could not be reached or answered with another error
+  130, 143  the build was cancelled by SIGINT (Ctrl-C) or SIGTERM
+  101       a bug in hoist (please report it)";
+
 /// Hoist: a daemonless container image builder.
 #[derive(Debug, Parser)]
-#[command(name = "hoist", version, about, long_about = None)]
+#[command(name = "hoist", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
@@ -94,6 +105,7 @@ pub struct FrontendArgs {
 
 /// Flags of `hoist build`, named as `docker build` names them.
 #[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct BuildArgs {
     /// What decides the plan.
     #[command(flatten)]
@@ -163,7 +175,8 @@ pub struct BuildArgs {
     /// Print only the image digest (no progress).
     #[arg(short = 'q', long, conflicts_with = "progress")]
     pub quiet: bool,
-    /// The build context directory.
+    /// The build context directory, or `-` for standard input: a tar archive (plain, gzip,
+    /// bzip2, xz or zstd) of the context, or a Dockerfile alone (an empty context).
     pub context: PathBuf,
 }
 
@@ -186,6 +199,9 @@ pub struct PullArgs {
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// How to show progress.
+    #[command(flatten)]
+    pub progress: TransferProgressArgs,
 }
 
 /// `hoist push`.
@@ -196,6 +212,20 @@ pub struct PushArgs {
     /// Registry settings.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// How to show progress.
+    #[command(flatten)]
+    pub progress: TransferProgressArgs,
+}
+
+/// The progress flags of `hoist pull` and `hoist push`.
+#[derive(Debug, Args)]
+pub struct TransferProgressArgs {
+    /// How to show progress: `auto` (tty on a terminal, else plain), `tty`, `plain`, `json`.
+    #[arg(long, value_enum, default_value = "auto", value_name = "TYPE")]
+    pub progress: ProgressArg,
+    /// Print only the manifest digest (no progress).
+    #[arg(short = 'q', long, conflicts_with = "progress")]
+    pub quiet: bool,
 }
 
 /// `--progress` values.

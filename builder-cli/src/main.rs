@@ -26,6 +26,34 @@ pub mod exit {
     pub const REGISTRY: u8 = 4;
     /// A bug in hoist (a panic); the message asks for a report.
     pub const INTERNAL: u8 = 101;
+
+    /// A build cancelled by signal `signal`: 128 + its number, as shells report a process it
+    /// killed (130 for SIGINT, 143 for SIGTERM).
+    pub fn signalled(signal: i32) -> u8 {
+        u8::try_from(128 + signal.clamp(1, 127)).unwrap_or(FAILED)
+    }
+
+    /// The code of a registry client error: [`AUTH`] for refused credentials, else
+    /// [`REGISTRY`].
+    pub fn of_registry(e: &registry_client::Error) -> u8 {
+        match e.kind() {
+            registry_client::ErrorKind::Unauthorized | registry_client::ErrorKind::Denied => AUTH,
+            _ => REGISTRY,
+        }
+    }
+
+    /// The code of a library error: a registry's refusal (a pull or push) keeps the registry's
+    /// codes, anything else is [`FAILED`].
+    pub fn of_build(e: &builder_core::Error) -> u8 {
+        use builder_core::ErrorKind;
+        use builder_core::image::TransferError;
+        match e.kind() {
+            ErrorKind::Transfer(TransferError::Registry { cause, .. }) => {
+                of_registry(cause.error())
+            }
+            _ => FAILED,
+        }
+    }
 }
 
 /// Why a command failed; each kind has its exit code and rendering.
@@ -52,14 +80,10 @@ impl Failure {
     /// The exit code of this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Build(_) | Failure::Other(_) => exit::FAILED,
+            Failure::Build(e) => exit::of_build(e),
+            Failure::Other(_) => exit::FAILED,
             Failure::Usage(_) => exit::USAGE,
-            Failure::Registry(e) => match e.kind() {
-                registry_client::ErrorKind::Unauthorized | registry_client::ErrorKind::Denied => {
-                    exit::AUTH
-                }
-                _ => exit::REGISTRY,
-            },
+            Failure::Registry(e) => exit::of_registry(e),
             Failure::Reported(code) => *code,
         }
     }

@@ -270,6 +270,11 @@ fn copying_a_directory_into_an_existing_one_keeps_its_metadata() {
 }
 
 fn failing_build(dockerfile: &str) -> String {
+    failing_build_with(dockerfile, 1)
+}
+
+/// Builds `dockerfile`, which must fail with exit code `code`; returns standard error.
+fn failing_build_with(dockerfile: &str, code: i32) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let context = tmp.path().join("ctx");
     fs::create_dir(&context).unwrap();
@@ -280,7 +285,7 @@ fn failing_build(dockerfile: &str) -> String {
         &["build", context.to_str().unwrap()],
         None,
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(code));
     assert!(out.stdout.is_empty());
     String::from_utf8(out.stderr).unwrap()
 }
@@ -304,8 +309,9 @@ fn unsupported_instructions_fail_clearly() {
     assert!(stderr.contains("--chown=app"), "{stderr}");
     assert!(stderr.contains("unable to find user app"), "{stderr}");
 
-    // No registry is reachable from the tests: the pull fails, located at the FROM.
-    let stderr = failing_build("FROM scratch\nCOPY a.txt /\nFROM 127.0.0.1:1/alpine\n");
+    // No registry is reachable from the tests: the pull fails, located at the FROM, and the
+    // build exits 4 (a registry could not be reached).
+    let stderr = failing_build_with("FROM scratch\nCOPY a.txt /\nFROM 127.0.0.1:1/alpine\n", 4);
     assert!(
         stderr.contains("cannot pull 127.0.0.1:1/alpine:latest"),
         "{stderr}"

@@ -209,12 +209,51 @@ fn a_context_of_dash_is_a_tar_on_stdin() {
     let stat_caches = fs::read_dir(root.join("hoist/stat-cache")).map_or(0, |d| d.count());
     assert_eq!(stat_caches, 0);
 
-    let stderr = failed_with_usage(&hoist_stdin(&root, &["build", "-"], b"FROM scratch\n"));
-    assert!(stderr.contains("must be a tar archive"), "{stderr}");
+    // bzip2, xz and zstd too, found by their magic bytes as docker does.
+    for (flag, tag) in [("-j", "tbz"), ("-J", "txz"), ("--zstd", "tzst")] {
+        let compressed = tar_of(&context, Some(flag));
+        assert_eq!(
+            succeeded(&hoist_stdin(&root, &["build", "-t", tag, "-"], &compressed)),
+            digest,
+            "{flag}"
+        );
+    }
+    let stderr = failed_with_usage(&hoist_stdin(&root, &["build", "-"], b"\x1f\x8b\x08junk"));
+    assert!(
+        stderr.contains("not a valid compressed tar archive"),
+        "{stderr}"
+    );
     let stderr = failed_with_usage(&hoist_stdin(&root, &["build", "-f", "-", "-"], &plain));
     assert!(
         stderr.contains("cannot both come from standard input"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_context_of_dash_may_be_a_dockerfile_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    // `docker build - < Dockerfile`: the context holds only the Dockerfile.
+    let text = b"FROM scratch\nCOPY . /ctx/\nLABEL from=stdin\n";
+    succeeded(&hoist_stdin(&root, &["build", "-t", "plain", "-"], text));
+    validate(&root, "plain");
+    let rootfs = tar_rootfs(&root, "plain", &tmp.path().join("rootfs"));
+    let names: Vec<_> = fs::read_dir(rootfs.join("ctx"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["Dockerfile"]);
+    assert_eq!(fs::read(rootfs.join("ctx/Dockerfile")).unwrap(), text);
+    // A COPY of anything else fails: the context is empty.
+    let out = hoist_stdin(&root, &["build", "-"], b"FROM scratch\nCOPY missing /\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // `-f` names a file in a tar context: with a Dockerfile on stdin it is an error.
+    let stderr = failed_with_usage(&hoist_stdin(&root, &["build", "-f", "x", "-"], text));
+    assert!(stderr.contains("holds a Dockerfile"), "{stderr}");
+    assert_eq!(
+        fs::read_dir(root.join("hoist/tmp")).map_or(0, |d| d.count()),
+        0
     );
 }
 

@@ -14,9 +14,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use builder_core::events::{Event, EventSink};
+use builder_core::events::{Event, EventSink, StepId};
 use builder_core::exec::{BuildRequest, Builder, CancelFlag, find_local, parse_reference};
-use builder_core::image::Remote;
+use builder_core::image::{Remote, Reporter};
 use builder_core::store::Store;
 
 /// Prints each step as it starts, finishes or is found in the cache, and RUN output.
@@ -32,6 +32,13 @@ impl EventSink for Progress {
             }
             Event::StepDone { id, elapsed } => eprintln!("#{} DONE {:.1?}", id.0, elapsed),
             Event::StepFailed { id, message } => eprintln!("#{} ERROR {message}", id.0),
+            // Byte progress of pulls, pushes and layer exports: here only their ends.
+            Event::StepProgress {
+                id,
+                item,
+                current,
+                total,
+            } if Some(current) == total => eprintln!("#{} {item} {current} bytes done", id.0),
             Event::Warning { message } => eprintln!("warning: {message}"),
             _ => {}
         }
@@ -67,7 +74,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let image = find_local(&store, &reference, None)?.ok_or("the image is not in the store")?;
     let target = parse_reference(&reference).map_err(builder_core::Error::new)?;
     let remote = Remote::new(registry_client::Client::new()?);
-    let pushed = remote.push(&store, &image, &target)?;
+    // The push reports the bytes of each blob it sends as progress of a step of its own (the
+    // build numbers its steps from 1).
+    let step = StepId(0);
+    eprintln!("#{} push {target}", step.0);
+    let pushed = remote.push_reported(
+        &store,
+        &image,
+        &target,
+        Some(Reporter::new(&Progress, step)),
+    )?;
     println!("{pushed}");
     Ok(())
 }

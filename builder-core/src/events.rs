@@ -113,10 +113,14 @@ pub enum Event {
         /// The line, as bytes (output need not be UTF-8).
         line: Vec<u8>,
     },
-    /// Byte progress of a step that moves data (pull, push, layer export).
+    /// Byte progress of one transfer of a step that moves data: a blob pulled or pushed, a
+    /// layer exported. A step may move several things at once; `item` tells them apart.
     StepProgress {
         /// The step.
         id: StepId,
+        /// What moves, e.g. `pulling sha256:0123456789ab`, `pushing sha256:…` or
+        /// `exporting layer sha256:…` (the digest cut to 12 hex digits, as docker shows it).
+        item: String,
         /// Bytes done.
         current: u64,
         /// Bytes in all, when known.

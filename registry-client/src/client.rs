@@ -259,6 +259,7 @@ impl ClientBuilder {
         };
         Ok(Client {
             inner: Arc::new(inner),
+            progress: None,
         })
     }
 }
@@ -296,6 +297,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// Where blob byte counts go ([`Client::with_progress`]).
+    pub(crate) progress: Option<crate::TransferProgress>,
 }
 
 impl std::fmt::Debug for Client {

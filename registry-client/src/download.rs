@@ -284,6 +284,7 @@ impl Client {
                 .map_err(|e| Failure::Fatal(e.into()))?;
             hasher.update(data);
             *written = after;
+            self.report(&descriptor.digest, after, descriptor.size);
         }
         if *written < descriptor.size {
             let e = Error::new(ErrorKind::Connection)

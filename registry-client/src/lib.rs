@@ -93,16 +93,20 @@ mod error;
 mod login;
 pub mod manifest;
 pub mod media_type;
+mod progress;
 pub mod reference;
 mod request;
 pub mod transport;
 mod upload;
 
-pub use auth::{Credential, DockerKeychain, Keychain, KeychainEnv, StaticKeychain};
+pub use auth::{
+    Credential, CredentialHelper, DockerKeychain, Keychain, KeychainEnv, StaticKeychain,
+};
 pub use client::{Client, ClientBuilder, FetchedManifest, ResolvedImage};
 pub use digest::{Digest, DigestError, digest_file};
 pub use error::{Error, ErrorKind, HttpFailure, RegistryErrorCode, Result};
 pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, Platform};
+pub use progress::TransferProgress;
 pub use reference::{AnyReference, Reference, ReferenceError};
 pub use transport::{RetryPolicy, Scheme};
 pub use upload::{BlobFile, BlobPush, ImagePush};

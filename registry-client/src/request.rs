@@ -28,12 +28,21 @@ pub(crate) enum Body {
     Empty,
     /// Bytes in memory (manifests, small configs).
     Bytes(Bytes),
-    /// `len` bytes of a file from `offset`, streamed.
+    /// `len` bytes of a file from `offset`, streamed, counted by `tap` when given.
     File {
         path: PathBuf,
         offset: u64,
         len: u64,
+        tap: Option<Tap>,
     },
+}
+
+/// Counts the bytes of a blob's upload as they are read into the request.
+#[derive(Clone)]
+pub(crate) struct Tap {
+    pub(crate) progress: crate::TransferProgress,
+    pub(crate) digest: crate::Digest,
+    pub(crate) total: u64,
 }
 
 impl std::fmt::Debug for Body {
@@ -42,7 +51,9 @@ impl std::fmt::Debug for Body {
         match self {
             Self::Empty => f.write_str("Empty"),
             Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Self::File { path, offset, len } => {
+            Self::File {
+                path, offset, len, ..
+            } => {
                 write!(f, "File({}, {offset}+{len})", path.display())
             }
         }
@@ -62,12 +73,28 @@ impl Body {
         match self {
             Self::Empty => Ok(reqwest::Body::from(Vec::new())),
             Self::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
-            Self::File { path, offset, len } => {
+            Self::File {
+                path,
+                offset,
+                len,
+                tap,
+            } => {
                 let mut file = std::fs::File::open(path)?;
                 file.seek(SeekFrom::Start(*offset))?;
                 let reader = tokio::fs::File::from_std(file).take(*len);
                 let stream = tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024);
-                Ok(reqwest::Body::wrap_stream(stream))
+                let Some(tap) = tap.clone() else {
+                    return Ok(reqwest::Body::wrap_stream(stream));
+                };
+                let mut done = *offset;
+                let counted = futures_util::StreamExt::map(stream, move |chunk| {
+                    if let Ok(bytes) = &chunk {
+                        done += bytes.len() as u64;
+                        (tap.progress)(&tap.digest, done, tap.total);
+                    }
+                    chunk
+                });
+                Ok(reqwest::Body::wrap_stream(counted))
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::Descriptor;
 use crate::reference::Reference;
-use crate::request::{Body, Call, status_error};
+use crate::request::{Body, Call, Tap, status_error};
 use crate::transport::RetryPolicy;
 
 /// What pushing one blob took.
@@ -64,12 +64,13 @@ enum Source {
 }
 
 impl Source {
-    fn range(&self, offset: u64, len: u64) -> Body {
+    fn range(&self, offset: u64, len: u64, tap: Option<Tap>) -> Body {
         match self {
             Self::File(path) => Body::File {
                 path: path.clone(),
                 offset,
                 len,
+                tap,
             },
             Self::Bytes(b) => {
                 let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
@@ -141,6 +142,15 @@ fn classify(e: Error) -> Failure {
 }
 
 impl Client {
+    /// Counts the upload of `descriptor`'s bytes, when someone listens.
+    fn tap(&self, descriptor: &Descriptor) -> Option<Tap> {
+        self.progress.as_ref().map(|progress| Tap {
+            progress: progress.clone(),
+            digest: descriptor.digest.clone(),
+            total: descriptor.size,
+        })
+    }
+
     /// Pushes the blob in file `path` (described by `descriptor`) to `repository`: skipped when
     /// the registry has it, mounted from `mount_from` (same registry) when possible, else
     /// uploaded, streaming from the file.
@@ -270,7 +280,7 @@ impl Client {
                 .await?
         };
         let body = if descriptor.size <= self.inner.monolithic_limit {
-            source.range(0, descriptor.size)
+            source.range(0, descriptor.size, self.tap(descriptor))
         } else {
             Body::Empty
         };
@@ -347,7 +357,7 @@ impl Client {
             let call = Call::new(registry, scopes.clone(), Method::PATCH, location.clone())
                 .header(header::CONTENT_TYPE, "application/octet-stream")
                 .header(header::CONTENT_RANGE, format!("{offset}-{}", end - 1))
-                .body(source.range(offset, end - offset))
+                .body(source.range(offset, end - offset, self.tap(descriptor)))
                 .no_retry();
             let (error, wait) = match self.inner.execute(&call).await {
                 Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
@@ -462,11 +472,11 @@ mod tests {
     #[test]
     fn byte_sources_slice() {
         let s = Source::Bytes(Bytes::from_static(b"0123456789"));
-        let Body::Bytes(b) = s.range(3, 4) else {
+        let Body::Bytes(b) = s.range(3, 4, None) else {
             panic!()
         };
         assert_eq!(&b[..], b"3456");
-        let Body::Bytes(b) = s.range(8, 10) else {
+        let Body::Bytes(b) = s.range(8, 10, None) else {
             panic!()
         };
         assert_eq!(&b[..], b"89");

@@ -12,13 +12,14 @@ use builder_core::image::Remote;
 use builder_core::store::Store;
 
 use crate::args::BuildArgs;
+use crate::commands::stdin_context::StdinKind;
 use crate::commands::{build_outputs, stdin_context};
 use crate::image_options::{named_context, registry_client};
 use crate::options::{
     DockerfileSource, compression, labels, network, plan_options, runtime, snapshotter,
     source_date_epoch, store_root,
 };
-use crate::progress::{self, Mode, Terminal};
+use crate::progress::{self, Mode, Progress, Terminal};
 use crate::{Failure, exit};
 
 /// Runs `hoist build`.
@@ -29,7 +30,8 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let compression = compression(&args.compression).map_err(Failure::Usage)?;
     let source_date_epoch = source_date_epoch(env("SOURCE_DATE_EPOCH")).map_err(Failure::Usage)?;
     let store = Store::open(store_root(&env)?)?;
-    // `hoist build -`: the context is a tar on standard input, and `-f` a path inside it.
+    // `hoist build -`: the context is a tar (`-f` a path inside it) or a Dockerfile on
+    // standard input.
     let stdin_context = if args.context == Path::new("-") {
         if args.frontend.file.as_deref() == Some(Path::new("-")) {
             return Err(Failure::Usage(anyhow::anyhow!(
@@ -37,8 +39,15 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
                  (`-` and `-f -`)"
             )));
         }
-        let dir = stdin_context::extract_context(std::io::stdin().lock(), &store.tmp_dir())
+        let (dir, kind) = stdin_context::read_context(std::io::stdin(), &store.tmp_dir())
             .map_err(Failure::Usage)?;
+        if let (StdinKind::Dockerfile, Some(f)) = (kind, &args.frontend.file) {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "-f {} names a file in the context, but standard input holds a Dockerfile, \
+                 not a tar archive: drop -f, or send a tar of the context",
+                f.display()
+            )));
+        }
         Some(dir)
     } else {
         None
@@ -66,10 +75,11 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         let (name, context) = named_context(raw)?;
         sources.named_contexts.insert(name, context);
     }
+    let signals = CancelSignals::register()?;
     let run = RunOptions {
         runtime: runtime(&args.runtime).map_err(Failure::Usage)?,
         snapshotter: snapshotter(&args.snapshotter).map_err(Failure::Usage)?,
-        cancel: cancel_on_signals()?,
+        cancel: signals.cancel.clone(),
         network: network(&args.network).map_err(Failure::Usage)?,
         secrets: crate::secrets::secrets(&args.secrets, &env)?,
         ssh: crate::secrets::ssh(&args.ssh, &env)?,
@@ -80,7 +90,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         },
     };
     let labels = labels(&args.labels).map_err(Failure::Usage)?;
-    let view = progress::view(mode);
+    let view = Arc::new(progress::Numbered::new(progress::view(mode)));
     let sink: Arc<dyn EventSink> = view.clone();
     let builder = Builder::new(store.clone(), sink).with_base_sources(sources);
     let result = builder.build(BuildRequest {
@@ -95,13 +105,17 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
         run,
         labels,
     });
-    view.close();
     if let Some(dir) = &stdin_context {
         stdin_context::forget(&store, dir.path());
     }
-    match result {
-        Ok(image) => {
-            build_outputs::finish(&store, &image, args, &outputs)?;
+    let finished = result.map(|image| {
+        let done = build_outputs::finish(&store, &image, args, &outputs, &view);
+        (image, done)
+    });
+    view.close();
+    match finished {
+        Ok((image, done)) => {
+            done?;
             if outputs.iter().any(build_outputs::writes_stdout) {
                 eprintln!("{}", image.manifest_digest);
             } else {
@@ -109,33 +123,72 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<(), Failure> {
             }
             Ok(())
         }
-        // Programs reading JSON lines get the error as a last JSON object.
-        Err(e) if mode == Mode::Json => {
-            let json = progress::json::JsonProgress::new(Box::new(std::io::stderr()));
-            let location = e
-                .location()
-                .map(|l| format!("{}:{}", l.file.name(), l.span));
-            json.write(
-                "build_failed",
-                serde_json::json!({
-                    "message": progress::plain::first_line(&e.kind().to_string()),
-                    "location": location,
-                    "rendered": e.render(),
-                    "exit_code": exit::FAILED,
-                }),
-            );
-            Err(Failure::Reported(exit::FAILED))
+        Err(e) => {
+            // Cancelled by a signal: exit as a shell reports a process killed by it (130 for
+            // SIGINT, 143 for SIGTERM).
+            let code = signals
+                .received()
+                .map_or_else(|| exit::of_build(&e), exit::signalled);
+            if mode == Mode::Json {
+                // Programs reading JSON lines get the error as a last JSON object.
+                report_json_failure(&e, code);
+                Err(Failure::Reported(code))
+            } else if signals.received().is_some() {
+                eprint!("{}", e.render());
+                Err(Failure::Reported(code))
+            } else {
+                Err(e.into())
+            }
         }
-        Err(e) => Err(e.into()),
     }
 }
 
-/// A flag set by SIGINT or SIGTERM: the build kills its running container, removes its mounts
-/// and temporary directories, and fails with "cancelled".
-fn cancel_on_signals() -> anyhow::Result<CancelFlag> {
-    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+/// The build's error as the last JSON object of `--progress json`.
+fn report_json_failure(e: &builder_core::Error, code: u8) {
+    let json = progress::json::JsonProgress::new(Box::new(std::io::stderr()));
+    let location = e
+        .location()
+        .map(|l| format!("{}:{}", l.file.name(), l.span));
+    json.write(
+        "build_failed",
+        serde_json::json!({
+            "message": progress::plain::first_line(&e.kind().to_string()),
+            "location": location,
+            "rendered": e.render(),
+            "exit_code": code,
+        }),
+    );
+}
+
+/// SIGINT and SIGTERM during a build: they set the build's cancel flag (the build kills its
+/// running container, removes its mounts and temporary directories, and fails with
+/// "cancelled") and record which signal came, for the exit code.
+struct CancelSignals {
+    cancel: CancelFlag,
+    signal: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CancelSignals {
+    fn register() -> anyhow::Result<CancelSignals> {
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let signal = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Registered in this order: the number is stored before the flag is set.
+            let number = usize::try_from(s).unwrap_or_default();
+            signal_hook::flag::register_usize(s, Arc::clone(&signal), number)?;
+            signal_hook::flag::register(s, Arc::clone(&flag))?;
+        }
+        Ok(CancelSignals {
+            cancel: CancelFlag::from_arc(flag),
+            signal,
+        })
     }
-    Ok(CancelFlag::from_arc(flag))
+
+    /// The signal received, if any.
+    fn received(&self) -> Option<i32> {
+        match self.signal.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            n => i32::try_from(n).ok(),
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::Failure;
 use crate::args::BuildArgs;
 use crate::commands::transfer::push_image;
 use crate::image_options::{Dest, Output, output, registry_client};
+use crate::progress::Numbered;
 
 /// The `--output` values, checked before the build starts; at most one may write to stdout.
 pub fn parse_outputs(args: &BuildArgs) -> anyhow::Result<Vec<Output>> {
@@ -42,12 +43,14 @@ pub fn writes_stdout(output: &Output) -> bool {
     )
 }
 
-/// Exports, pushes and writes the id and metadata files for `built`.
+/// Exports, pushes (as steps of `view`, after the build's) and writes the id and metadata
+/// files for `built`.
 pub fn finish(
     store: &Store,
     built: &BuiltImage,
     args: &BuildArgs,
     outputs: &[Output],
+    view: &Numbered,
 ) -> Result<(), Failure> {
     let descriptor = Descriptor::new(
         media_type::OCI_MANIFEST,
@@ -66,7 +69,7 @@ pub fn finish(
         }
         let remote = Remote::new(registry_client(&args.registry)?);
         for tag in &built.tags {
-            push_image(store, &remote, &image, tag)?;
+            push_image(store, &remote, &image, tag, (view, view.next_id()))?;
         }
     }
     if let Some(path) = &args.iidfile {

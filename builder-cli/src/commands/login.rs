@@ -4,7 +4,10 @@
 //! `auths.<server>.auth`, the base64 of `user:password`, under the server's host name
 //! (`https://index.docker.io/v1/` for Docker Hub, as docker writes it). Every other field of
 //! the file is kept as it was. The password comes from `--password-stdin` or a prompt with echo
-//! off, never from the command line. `login` first checks the credentials against the registry
+//! off, never from the command line. When the config names a credential helper
+//! (`credHelpers.<server>`, else `credsStore`), the secret goes to `docker-credential-<name>
+//! store` and the file keeps an empty `auths` entry, and `logout` runs its `erase`, as docker
+//! does; pulls and pushes read it back with `get`. `login` first checks the credentials against the registry
 //! (`GET /v2/`), so a typo is reported now and not at the next push.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use base64::Engine as _;
-use registry_client::{Client, Credential, ErrorKind, KeychainEnv};
+use registry_client::{Client, Credential, CredentialHelper, ErrorKind, KeychainEnv};
 use serde_json::{Map, Value, json};
 
 use crate::args::{LoginArgs, LogoutArgs};
@@ -110,24 +113,30 @@ fn write_config(path: &Path, config: &Map<String, Value>) -> Result<(), Failure>
     Ok(())
 }
 
-/// Fails when a credential helper, not `auths`, holds this server's credentials: docker would
-/// store them there, which hoist does not do yet.
-fn check_no_helper(config: &Map<String, Value>, server: &Server) -> Result<(), Failure> {
-    let helper = config
-        .get("credHelpers")
-        .and_then(|h| h.get(&server.registry).or_else(|| h.get(&server.key)))
+/// The credential helper docker would keep this server's credentials with:
+/// `credHelpers[<server>]`, else `credsStore` (`None` when neither is set).
+fn helper_name(config: &Map<String, Value>, server: &Server) -> Option<String> {
+    let helpers = config.get("credHelpers").and_then(Value::as_object);
+    let named = helpers.and_then(|h| {
+        h.get(&server.registry)
+            .or_else(|| h.get(&server.key))
+            .or_else(|| h.get(&format!("https://{}", server.key)))
+    });
+    named
         .or_else(|| config.get("credsStore"))
         .and_then(Value::as_str)
-        .filter(|h| !h.is_empty());
-    match helper {
-        Some(h) => Err(anyhow!(
-            "docker's config.json stores credentials with the helper docker-credential-{h}; \
-             hoist login cannot write through credential helpers yet: run `docker-credential-{h} store` \
-             or remove \"credsStore\"/\"credHelpers\" from the config"
-        )
-        .into()),
-        None => Ok(()),
-    }
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+}
+
+/// The helper program `name`, looked for on `$PATH`.
+fn helper(name: &str, env: &KeychainEnv) -> Result<CredentialHelper, Failure> {
+    let dirs: Vec<PathBuf> = env
+        .path
+        .as_ref()
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    Ok(CredentialHelper::find(name, &dirs)?)
 }
 
 /// Reads a line from the terminal with echo off.
@@ -230,12 +239,26 @@ pub fn login(args: &LoginArgs, out: &mut dyn Write) -> Result<(), Failure> {
         ));
     }
     let server = server(args.server.as_deref())?;
-    let path = config_path(&KeychainEnv::from_process())?;
+    let env = KeychainEnv::from_process();
+    let path = config_path(&env)?;
     let mut config = read_config(&path)?;
-    check_no_helper(&config, &server)?;
+    let helper = helper_name(&config, &server)
+        .map(|name| helper(&name, &env))
+        .transpose()?;
     let (username, password) = credentials(args)?;
     verify(&server, &username, &password)?;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    // With a helper, the secret goes to it and the file keeps an empty entry, as docker does.
+    let entry = match &helper {
+        Some(helper) => {
+            helper.store(&server.registry, &username, &password)?;
+            json!({})
+        }
+        None => {
+            let auth =
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            json!({ "auth": auth })
+        }
+    };
     let auths = config
         .entry("auths")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -243,18 +266,34 @@ pub fn login(args: &LoginArgs, out: &mut dyn Write) -> Result<(), Failure> {
         *auths = Value::Object(Map::new());
     }
     if let Some(auths) = auths.as_object_mut() {
-        auths.insert(server.key.clone(), json!({ "auth": auth }));
+        auths.insert(server.key.clone(), entry);
     }
     write_config(&path, &config)?;
     writeln!(out, "Login Succeeded")?;
     Ok(())
 }
 
-/// Runs `hoist logout`: removes the server's entry (and its `https://` spelling).
+/// Runs `hoist logout`: removes the server's entry (and its `https://` spelling), and erases
+/// the credentials from the credential helper when one keeps them.
 pub fn logout(args: &LogoutArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let server = server(args.server.as_deref())?;
-    let path = config_path(&KeychainEnv::from_process())?;
+    let env = KeychainEnv::from_process();
+    let path = config_path(&env)?;
     let mut config = read_config(&path)?;
+    // As docker: a helper that cannot erase (it has nothing for the server, or is missing)
+    // gets a warning, and the file's entry is removed all the same.
+    let erased = match helper_name(&config, &server)
+        .map(|name| helper(&name, &env).and_then(|h| Ok(h.erase(&server.registry)?)))
+    {
+        None => false,
+        Some(Ok(erased)) => erased,
+        Some(Err(e)) => {
+            let message = e.render();
+            let message = message.trim_start_matches("error: ").trim_end();
+            eprintln!("warning: could not erase the credentials: {message}");
+            false
+        }
+    };
     let removed = config
         .get_mut("auths")
         .and_then(Value::as_object_mut)
@@ -264,11 +303,13 @@ pub fn logout(args: &LogoutArgs, out: &mut dyn Write) -> Result<(), Failure> {
             a || b
         })
         .unwrap_or(false);
-    if !removed {
+    if !removed && !erased {
         writeln!(out, "Not logged in to {}", server.registry)?;
         return Ok(());
     }
-    write_config(&path, &config)?;
+    if removed {
+        write_config(&path, &config)?;
+    }
     writeln!(out, "Removing login credentials for {}", server.registry)?;
     Ok(())
 }

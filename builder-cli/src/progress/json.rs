@@ -96,9 +96,14 @@ fn encode(event: &Event) -> (&'static str, Value) {
                 json!({"id": id.0, "stream": stream, "line": text}),
             )
         }
-        Event::StepProgress { id, current, total } => (
+        Event::StepProgress {
+            id,
+            item,
+            current,
+            total,
+        } => (
             "step_progress",
-            json!({"id": id.0, "current": current, "total": total}),
+            json!({"id": id.0, "item": item, "current": current, "total": total}),
         ),
         Event::StepDone { id, elapsed } => (
             "step_done",

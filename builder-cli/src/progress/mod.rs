@@ -8,9 +8,10 @@ pub mod tty;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use builder_core::events::{BuildSummary, EventSink, NoEvents};
+use builder_core::events::{BuildSummary, Event, EventSink, NoEvents, StepId};
 
 use crate::Failure;
 use crate::args::ProgressArg;
@@ -23,6 +24,43 @@ pub trait Progress: EventSink {
 }
 
 impl Progress for NoEvents {}
+
+/// A view that remembers the highest step id it was sent, so steps that follow a build (the
+/// pushes of `--push`) go on with the build's numbering.
+pub struct Numbered {
+    view: Arc<dyn Progress>,
+    last: AtomicU32,
+}
+
+impl Numbered {
+    /// Passes events on to `view`.
+    pub fn new(view: Arc<dyn Progress>) -> Self {
+        Numbered {
+            view,
+            last: AtomicU32::new(0),
+        }
+    }
+
+    /// A step id after every one seen so far.
+    pub fn next_id(&self) -> StepId {
+        StepId(self.last.fetch_add(1, Ordering::SeqCst).saturating_add(1))
+    }
+}
+
+impl EventSink for Numbered {
+    fn emit(&self, event: Event) {
+        if let Event::StepStarted { id, .. } = &event {
+            self.last.fetch_max(id.0, Ordering::SeqCst);
+        }
+        self.view.emit(event);
+    }
+}
+
+impl Progress for Numbered {
+    fn close(&self) {
+        self.view.close();
+    }
+}
 
 /// Which view a build uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,14 @@
 //! #6 CACHED
 //! ```
 //!
+//! Byte progress (pulls, pushes, layer exports) prints at most one line per second for each
+//! thing moved, and a last line when it is done, BuildKit-style:
+//!
+//! ```text
+//! #2 pulling sha256:3f5c0a1b2c3d 12.3MB / 40.1MB 1.0s
+//! #2 pulling sha256:3f5c0a1b2c3d 40.1MB 2.4s done
+//! ```
+//!
 //! Lines of parallel steps interleave; whenever the step changes, its header line is repeated
 //! so every block says which step it belongs to, as BuildKit does.
 
@@ -31,7 +39,8 @@ struct Step {
     name: String,
     started: Instant,
     cached: bool,
-    last_progress: Option<Instant>,
+    /// When a progress line was last printed, for each thing the step moves.
+    last_progress: BTreeMap<String, Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +85,7 @@ impl State {
                         name,
                         started: Instant::now(),
                         cached: false,
-                        last_progress: None,
+                        last_progress: BTreeMap::new(),
                     },
                 );
                 self.current = Some(id);
@@ -96,23 +105,34 @@ impl State {
                     .map_or(0.0, |s| s.started.elapsed().as_secs_f64());
                 self.about(id, format!("{at:.3} {}", String::from_utf8_lossy(&line)))
             }
-            Event::StepProgress { id, current, total } => {
+            Event::StepProgress {
+                id,
+                item,
+                current,
+                total,
+            } => {
                 let Some(step) = self.steps.get_mut(&id) else {
                     return Vec::new();
                 };
                 let finished = total.is_some_and(|t| current >= t);
-                let due = step
-                    .last_progress
-                    .is_none_or(|at| at.elapsed() >= PROGRESS_INTERVAL);
+                let last = step.last_progress.get(&item);
+                // The first line comes after a second too: a quick transfer prints only
+                // its `done` line.
+                let due = last.map_or(step.started, |at| *at).elapsed() >= PROGRESS_INTERVAL;
                 if !(due || finished) {
                     return Vec::new();
                 }
-                step.last_progress = Some(Instant::now());
                 let elapsed = seconds(step.started.elapsed());
                 let text = match total {
-                    Some(t) => format!("{} / {} {elapsed}", human_size(current), human_size(t)),
-                    None => format!("{} {elapsed}", human_size(current)),
+                    Some(t) if finished => format!("{item} {} {elapsed} done", human_size(t)),
+                    Some(t) => format!(
+                        "{item} {} / {} {elapsed}",
+                        human_size(current),
+                        human_size(t)
+                    ),
+                    None => format!("{item} {} {elapsed}", human_size(current)),
                 };
+                step.last_progress.insert(item, Instant::now());
                 self.about(id, text)
             }
             Event::StepDone { id, elapsed } => match self.steps.get(&id) {
@@ -241,6 +261,13 @@ mod tests {
         });
         p.emit(Event::StepProgress {
             id: StepId(1),
+            item: "pulling sha256:0123456789ab".into(),
+            current: 3,
+            total: Some(10),
+        });
+        p.emit(Event::StepProgress {
+            id: StepId(1),
+            item: "pulling sha256:0123456789ab".into(),
             current: 10,
             total: Some(10),
         });
@@ -251,7 +278,13 @@ mod tests {
         assert_eq!(lines[4], "#1 [a 1/2] RUN x");
         assert!(lines[5].starts_with("#1 0.0") && lines[5].ends_with(" hello"));
         assert_eq!(lines[7..9], ["#2 [b 1/2] RUN y", "#2 CACHED"]);
-        assert!(lines[11].starts_with("#1 10B / 10B "), "{text}");
+        // Not a second old: no line for 3 of 10 bytes, only the one saying it is done.
+        assert!(
+            lines[11].starts_with("#1 pulling sha256:0123456789ab 10B ")
+                && lines[11].ends_with(" done"),
+            "{text}"
+        );
+        assert_eq!(lines.len(), 12, "{text}");
         assert!(
             !text.contains("DONE"),
             "a cached step has no DONE line:\n{text}"

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! A running step shows a spinner and its elapsed time, the last [`LOG_LINES`] lines of its
-//! output under it, and a byte bar when it reports byte progress; a finished one its duration,
+//! output under it, and a byte bar under it for each blob it pulls or pushes while that
+//! moves (a bar goes when its transfer is done); a finished one its duration,
 //! a cached one `CACHED`. Steps of stages running in parallel are simply running at once, each
 //! on its own line. The summary is printed when the build finishes.
 
@@ -31,6 +32,8 @@ struct StepLine {
     name: String,
     log: VecDeque<String>,
     cached: bool,
+    /// A byte bar for each thing the step is moving, under the step's line.
+    transfers: BTreeMap<String, ProgressBar>,
 }
 
 /// The live view on standard error.
@@ -108,7 +111,34 @@ impl TtyProgress {
         message
     }
 
+    /// Moves the byte bar of `item` under `line` (made on its first report; gone when done).
+    fn transfer(&self, line: &mut StepLine, item: String, current: u64, total: Option<u64>) {
+        let done = total.is_some_and(|t| current >= t);
+        if done {
+            if let Some(bar) = line.transfers.remove(&item) {
+                bar.finish_and_clear();
+            }
+            return;
+        }
+        let after = line.transfers.values().last().unwrap_or(&line.bar).clone();
+        let bar = line.transfers.entry(item).or_insert_with_key(|item| {
+            let bar = self.multi.insert_after(&after, ProgressBar::new(0));
+            bar.set_style(style(
+                "     {msg} [{bar:25}] {bytes}/{total_bytes} {binary_bytes_per_sec:.dim}",
+            ));
+            bar.set_message(clip(item, 32));
+            bar
+        });
+        if let Some(total) = total {
+            bar.set_length(total);
+        }
+        bar.set_position(current);
+    }
+
     fn finish(&self, line: &StepLine, text: String) {
+        for bar in line.transfers.values() {
+            bar.finish_and_clear();
+        }
         line.bar.set_style(style("{msg}"));
         line.bar.finish_with_message(clip(&text, self.width));
     }
@@ -124,6 +154,7 @@ impl TtyProgress {
                     name,
                     log: VecDeque::new(),
                     cached: false,
+                    transfers: BTreeMap::new(),
                 };
                 line.bar.set_message(self.message(&line));
                 steps.insert(id, line);
@@ -144,17 +175,14 @@ impl TtyProgress {
                     line.bar.set_message(self.message(line));
                 }
             }
-            Event::StepProgress { id, current, total } => {
-                if let Some(line) = steps.get(&id) {
-                    if let Some(total) = total
-                        && line.bar.length() != Some(total)
-                    {
-                        line.bar.set_length(total);
-                        line.bar.set_style(style(
-                            " {spinner:.cyan} {msg} [{bar:25}] {bytes}/{total_bytes} {secs:.dim}",
-                        ));
-                    }
-                    line.bar.set_position(current);
+            Event::StepProgress {
+                id,
+                item,
+                current,
+                total,
+            } => {
+                if let Some(line) = steps.get_mut(&id) {
+                    self.transfer(line, item, current, total);
                 }
             }
             Event::StepDone { id, elapsed } => {
@@ -238,12 +266,23 @@ mod tests {
         assert_eq!(lines.len(), 1 + LOG_LINES, "{message}");
         assert!(lines[1].trim_start().starts_with("line 2"), "{message}");
         assert!(lines.iter().all(|l| l.chars().count() <= 40), "{message}");
+        let item = "pushing sha256:0123456789ab";
         view.emit(Event::StepProgress {
             id,
+            item: item.into(),
             current: 5,
             total: Some(10),
         });
-        assert_eq!(view.steps.lock().unwrap()[&id].bar.length(), Some(10));
+        let bar = view.steps.lock().unwrap()[&id].transfers[item].clone();
+        assert_eq!((bar.position(), bar.length()), (5, Some(10)));
+        view.emit(Event::StepProgress {
+            id,
+            item: item.into(),
+            current: 10,
+            total: Some(10),
+        });
+        assert!(bar.is_finished());
+        assert!(view.steps.lock().unwrap()[&id].transfers.is_empty());
         view.emit(Event::StepDone {
             id,
             elapsed: Duration::from_millis(3210),

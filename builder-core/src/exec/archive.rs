@@ -41,22 +41,30 @@ fn compression_of(magic: &[u8]) -> Compression {
 
 /// The file at `path`, decompressed as its first bytes say.
 fn open_decompressed(path: &Path) -> io::Result<Box<dyn Read>> {
-    let mut file = File::open(path)?;
+    Ok(decompress_stream(File::open(path)?)?.1)
+}
+
+/// `source` decompressed as its first bytes say (gzip, bzip2, xz or zstd; anything else passes
+/// through unchanged), as Docker's `archive.DecompressStream` does, streaming. Returns whether
+/// the stream was compressed, and the reader.
+pub fn decompress_stream<'a>(mut source: impl Read + 'a) -> io::Result<(bool, Box<dyn Read + 'a>)> {
     let mut magic = Vec::with_capacity(6);
-    (&mut file).take(6).read_to_end(&mut magic)?;
-    let source = BufReader::with_capacity(128 * 1024, io::Cursor::new(magic.clone()).chain(file));
-    Ok(match compression_of(&magic) {
+    (&mut source).take(6).read_to_end(&mut magic)?;
+    let source = BufReader::with_capacity(128 * 1024, io::Cursor::new(magic.clone()).chain(source));
+    let compression = compression_of(&magic);
+    let reader: Box<dyn Read + 'a> = match compression {
         Compression::None => Box::new(source),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(source)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(source)),
         Compression::Xz => Box::new(lzma_rust2::XzReader::new(source, true)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(source)?),
-    })
+    };
+    Ok((compression != Compression::None, reader))
 }
 
 /// Whether the 512-byte `block` is a tar header with a valid checksum (Go's `tar.Reader.Next`
 /// accepts the unsigned or the signed sum).
-fn is_tar_header(block: &[u8; 512]) -> bool {
+pub fn is_tar_header(block: &[u8; 512]) -> bool {
     if block.iter().all(|b| *b == 0) {
         return false;
     }

@@ -27,7 +27,7 @@ use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, StepId};
-use crate::image::{ImageConfig, Layout, Remote, StoredImage, TransferError};
+use crate::image::{ImageConfig, Layout, Remote, Reporter, StoredImage, TransferError};
 use crate::instructions::Dockerfile;
 use crate::layer::Compression;
 use crate::plan::{self, BaseConfig, ImageResolver, Plan, PlanError, PlanOptions};
@@ -254,21 +254,24 @@ impl BaseResolver<'_> {
             }
             .into());
         };
-        pull_and_tag(self.store, remote, name, platform)
+        let reporter = Reporter::new(self.events, id);
+        pull_and_tag(self.store, remote, name, platform, Some(reporter))
     }
 }
 
 /// Pulls `name` for `platform` into `store` and tags it under its familiar name (`alpine:3.20`,
 /// `registry.lan:5000/app:1`; a reference by digest alone gets no tag): the tag is the record
-/// that lets later builds use the image offline.
+/// that lets later builds use the image offline. The bytes of each blob downloaded are
+/// reported to `reporter` when given.
 pub fn pull_and_tag(
     store: &Store,
     remote: &Remote,
     name: &str,
     platform: &registry_client::Platform,
+    reporter: Option<Reporter<'_>>,
 ) -> Result<StoredImage> {
     let reference = parse_reference(name)?;
-    let pulled = remote.pull(store, &reference, platform)?;
+    let pulled = remote.pull_reported(store, &reference, platform, reporter)?;
     if let Some(tag) = reference.tag() {
         let tagged = Reference::parse(&format!("{}:{tag}", reference.name()))
             .map_err(|e| invalid_reference(name, &e))?;

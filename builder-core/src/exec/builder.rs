@@ -289,6 +289,20 @@ fn compression_tag(compression: Compression) -> String {
     }
 }
 
+/// The layer a step wrote, as byte progress: its compressed size, done.
+fn export_progress(id: StepId, layer: &CachedLayer) -> Event {
+    let size = layer.descriptor.size;
+    Event::StepProgress {
+        id,
+        item: format!(
+            "exporting layer {}",
+            crate::image::short_digest(&layer.descriptor.digest)
+        ),
+        current: size,
+        total: Some(size),
+    }
+}
+
 /// One build in progress.
 struct Build<'a> {
     store: &'a Store,
@@ -674,6 +688,7 @@ impl Build<'_> {
             }
             _ => {
                 let layer = produce(&state)?;
+                self.events.emit(export_progress(id, &layer));
                 let created_at = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());

@@ -60,6 +60,7 @@ mod schedule;
 mod stage;
 mod view;
 
+pub use archive::{decompress_stream, is_tar_header};
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};
 pub use builder::{BuildRequest, Builder, BuiltImage, normalize_tag};
 pub use cache_key::{CacheKey, CopySource, KeyInput};

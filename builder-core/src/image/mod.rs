@@ -20,6 +20,7 @@ mod ports;
 mod remote;
 mod stored;
 mod transfer_error;
+mod transfer_progress;
 mod transform;
 pub mod validate;
 
@@ -33,6 +34,8 @@ pub use ports::parse_port_spec;
 pub use remote::{Pulled, Remote};
 pub use stored::{Layout, StoredImage};
 pub use transfer_error::{RegistryCause, TransferError};
+pub use transfer_progress::Reporter;
+pub(crate) use transfer_progress::short_digest;
 pub use transform::{DEFAULT_PATH_ENV, default_shell, normalize_workdir};
 
 /// Why an image, config, manifest or index was refused.

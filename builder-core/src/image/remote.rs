@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 use registry_client::{BlobFile, Client, Descriptor, Digest, ImagePush, Platform, Reference};
 use tokio::io::AsyncWrite;
 
-use super::{Layout, StoredImage, TransferError};
+use super::transfer_progress::run_reported;
+use super::{Layout, Reporter, StoredImage, TransferError};
 use crate::error::Result;
 use crate::store::{BlobWriter, Store};
 
@@ -46,6 +47,17 @@ impl Remote {
         reference: &Reference,
         platform: &Platform,
     ) -> Result<Pulled> {
+        self.pull_reported(store, reference, platform, None)
+    }
+
+    /// [`Remote::pull`], reporting the bytes of each blob downloaded to `reporter`.
+    pub fn pull_reported(
+        &self,
+        store: &Store,
+        reference: &Reference,
+        platform: &Platform,
+        reporter: Option<Reporter<'_>>,
+    ) -> Result<Pulled> {
         let failed = TransferError::registry("pull", reference);
         let runtime = runtime()?;
         let resolved = runtime
@@ -58,10 +70,19 @@ impl Remote {
                 missing.push(d.clone());
             }
         }
-        runtime.block_on(async {
-            let jobs = missing.iter().map(|d| self.fetch(store, reference, d));
-            futures_util::future::try_join_all(jobs).await
-        })?;
+        let missing_ref = &missing;
+        run_reported(
+            &runtime,
+            &self.client,
+            "pulling",
+            reporter,
+            |client| async move {
+                let jobs = missing_ref
+                    .iter()
+                    .map(|d| fetch(&client, store, reference, d));
+                futures_util::future::try_join_all(jobs).await
+            },
+        )?;
         if let Some(index) = &resolved.index {
             store.put_blob(&index.bytes)?;
         }
@@ -80,21 +101,23 @@ impl Remote {
         })
     }
 
-    async fn fetch(&self, store: &Store, reference: &Reference, d: &Descriptor) -> Result<()> {
-        let mut sink = BlobSink(store.blob_writer()?);
-        self.client
-            .fetch_blob(reference, d, &mut sink)
-            .await
-            .map_err(TransferError::registry("pull", reference))?;
-        sink.0.commit(Some(&d.digest))?;
-        Ok(())
-    }
-
     /// Pushes `image` (in `store`) to `target`: layers and config the registry lacks are
     /// streamed from the store's files (or mounted from another repository of the same registry
     /// that an image of the store was pulled from or pushed to and that shares a layer), then
     /// the manifest is put under `target`'s tag. Returns the manifest's digest.
     pub fn push(&self, store: &Store, image: &StoredImage, target: &Reference) -> Result<Digest> {
+        self.push_reported(store, image, target, None)
+    }
+
+    /// [`Remote::push`], reporting the bytes of each blob uploaded to `reporter` (blobs the
+    /// registry has already, or mounts, send nothing and report nothing).
+    pub fn push_reported(
+        &self,
+        store: &Store,
+        image: &StoredImage,
+        target: &Reference,
+        reporter: Option<Reporter<'_>>,
+    ) -> Result<Digest> {
         let mount_from = mount_source(store, image, target)?;
         let layout = Layout::of_store(store);
         let file = |d: &Descriptor| BlobFile {
@@ -108,9 +131,15 @@ impl Remote {
             manifest: layout.read_document(&image.descriptor.digest)?,
         };
         let runtime = runtime()?;
-        let digest = runtime
-            .block_on(self.client.push_image(target, &push, mount_from.as_ref()))
-            .map_err(TransferError::registry("push", target))?;
+        let mount_from = mount_from.as_ref();
+        let digest = run_reported(
+            &runtime,
+            &self.client,
+            "pushing",
+            reporter,
+            |client| async move { client.push_image(target, &push, mount_from).await },
+        )
+        .map_err(TransferError::registry("push", target))?;
         Ok(digest)
     }
 }
@@ -144,6 +173,22 @@ fn mount_source(
         }
     }
     Ok(None)
+}
+
+/// Downloads blob `d` of `reference` into the store.
+async fn fetch(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    d: &Descriptor,
+) -> Result<()> {
+    let mut sink = BlobSink(store.blob_writer()?);
+    client
+        .fetch_blob(reference, d, &mut sink)
+        .await
+        .map_err(TransferError::registry("pull", reference))?;
+    sink.0.commit(Some(&d.digest))?;
+    Ok(())
 }
 
 /// A runtime for one blocking registry call.

@@ -104,7 +104,7 @@ impl<W: Write> std::fmt::Debug for LayerWriter<W> {
 /// The compressor in front of the hashed output.
 enum Sink<W: Write> {
     Plain(HashingWriter<W>),
-    Gzip(ParallelGzip<HashingWriter<W>>),
+    Gzip(Box<ParallelGzip<HashingWriter<W>>>),
     Zstd(zstd::stream::write::Encoder<'static, HashingWriter<W>>),
 }
 
@@ -129,7 +129,7 @@ impl<W: Write> LayerWriter<W> {
                     return Err(LayerError::InvalidOption("gzip level must be 0 to 9"));
                 }
                 let gz = ParallelGzip::new(out, level, threads.get()).map_err(LayerError::write)?;
-                Sink::Gzip(gz)
+                Sink::Gzip(Box::new(gz))
             }
             Compression::Zstd { level } => Sink::Zstd(zstd_encoder(out, level, threads)?),
         };

@@ -8,19 +8,15 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::{Credential, Keychain};
+use super::helper::DOCKER_HUB_KEY;
+use super::{Credential, CredentialHelper, Keychain};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::DOCKER_HUB;
-
-/// The key Docker writes Docker Hub's credentials under.
-const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// The environment a [`DockerKeychain`] looks in.
 #[derive(Debug, Clone, Default)]
@@ -102,6 +98,11 @@ impl DockerKeychain {
         self
     }
 
+    /// The directories searched for credential helpers.
+    pub fn helper_path(&self) -> &[PathBuf] {
+        &self.helper_dirs
+    }
+
     /// The files consulted, in order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
@@ -132,48 +133,9 @@ impl DockerKeychain {
     }
 
     fn run_helper(&self, name: &str, registry: &str) -> Result<Option<Credential>> {
-        let program = format!("docker-credential-{name}");
-        let fail = |msg: String| {
-            Error::new(ErrorKind::Credentials)
-                .with_registry(registry)
-                .with_source(std::io::Error::other(msg))
-        };
-        let path = self
-            .helper_dirs
-            .iter()
-            .map(|d| d.join(&program))
-            .find(|p| p.is_file())
-            .ok_or_else(|| fail(format!("{program} not found in the credential helper path")))?;
-        let server = if registry == DOCKER_HUB {
-            DOCKER_HUB_KEY
-        } else {
-            registry
-        };
-        let mut child = Command::new(&path)
-            .arg("get")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| fail(format!("could not run {program}: {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A helper that exits without reading gives EPIPE: its exit status tells the rest.
-            let _ = stdin.write_all(server.as_bytes());
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| fail(format!("{program} failed: {e}")))?;
-        if !out.status.success() {
-            let said = String::from_utf8_lossy(&out.stdout).to_lowercase()
-                + &String::from_utf8_lossy(&out.stderr).to_lowercase();
-            if said.contains("credentials not found") {
-                return Ok(None);
-            }
-            return Err(fail(format!("{program} get exited with {}", out.status)));
-        }
-        let answer: HelperAnswer = serde_json::from_slice(&out.stdout)
-            .map_err(|_| fail(format!("{program} get printed no credential JSON")))?;
-        Ok(answer.credential())
+        CredentialHelper::find(name, &self.helper_dirs)
+            .map_err(|e| e.with_registry(registry))?
+            .get(registry)
     }
 }
 
@@ -283,28 +245,6 @@ impl AuthEntry {
         match (non_empty(&self.username), non_empty(&self.password)) {
             (Some(u), Some(p)) => Ok(Some(Credential::basic(u, p))),
             _ => Ok(None),
-        }
-    }
-}
-
-/// A credential helper's answer to `get`.
-#[derive(Deserialize)]
-struct HelperAnswer {
-    #[serde(rename = "Username", default)]
-    username: String,
-    #[serde(rename = "Secret", default)]
-    secret: String,
-}
-
-impl HelperAnswer {
-    fn credential(self) -> Option<Credential> {
-        match (self.username.as_str(), self.secret) {
-            (_, s) if s.is_empty() => None,
-            ("<token>", s) => Some(Credential::IdentityToken(s)),
-            (_, s) => Some(Credential::Basic {
-                username: self.username,
-                password: s,
-            }),
         }
     }
 }

@@ -4,12 +4,14 @@
 //! `<redacted>` in its place, so a `{:?}` in a log line or a panic message cannot leak it.
 
 mod challenge;
+mod helper;
 mod keychain;
 mod token;
 
 use std::fmt;
 
 pub use challenge::{Challenge, parse_challenges};
+pub use helper::CredentialHelper;
 pub use keychain::{DockerKeychain, KeychainEnv, StaticKeychain};
 pub use token::Scope;
 pub(crate) use token::{Token, TokenCache, TokenResponse};
