@@ -18,6 +18,7 @@ use super::owner::resolve_chown;
 use super::run::{PreparedRun, RunContext, RunOptions};
 use super::schedule::run_stages;
 use super::stage::{StageState, apply_metadata};
+use super::view::{StageView, layer_refs, stage_view};
 use super::{CacheKey, ExecError, KeyInput};
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ use crate::instructions::{Add, Copy, Instruction, Run};
 use crate::layer::Compression;
 use crate::plan::{Base, PlanOptions, PlannedStage, PlannedStep};
 use crate::platform::Platform;
-use crate::snapshot::LayerRef;
+use crate::snapshot::{SnapshotterKind, adopt_snapshot};
 use crate::source::{SourceFile, Span};
 use crate::store::{self, CacheRecord, CachedLayer, Store};
 use crate::{dockerfile, instructions};
@@ -494,12 +495,14 @@ impl Build<'_> {
         let workdir = state.config.config.working_dir.clone();
         let stage_context;
         let source;
+        let source_view;
         let from_base;
         let origin = match (&copy.from, from_stage) {
             (None, _) => CopyOrigin::Context(&self.context),
             (Some(_), Some(index)) => {
                 source = self.stage(index)?;
-                stage_context = Context::open_tree(&self.rootfs(&source)?)?;
+                source_view = self.view(&source)?;
+                stage_context = Context::open_tree(source_view.path())?;
                 CopyOrigin::Stage(&stage_context, &source.key)
             }
             (Some(from), None) => {
@@ -583,6 +586,14 @@ impl Build<'_> {
         Ok(state.rootfs.clone())
     }
 
+    /// The stage's filesystem to read from without materialising it (see [`super::view`]).
+    fn view(&self, state: &StageState) -> Result<StageView> {
+        let snapshotter = self.request.run.snapshotter;
+        stage_view(self.store, state, &self.scratch, snapshotter, || {
+            self.rootfs(state)
+        })
+    }
+
     /// `RUN`: in a container on a snapshot of the stage; its changes are the layer.
     fn run(
         &self,
@@ -626,16 +637,7 @@ impl Build<'_> {
             inputs: &inputs,
         };
         self.layer_step_with(state, key, id, |state| {
-            let layers: Vec<LayerRef<'_>> = state
-                .layers
-                .iter()
-                .zip(&state.config.rootfs.diff_ids)
-                .map(|(descriptor, diff_id)| LayerRef {
-                    descriptor,
-                    diff_id,
-                })
-                .collect();
-            super::run::run_step(cx, &prepared, &layers)
+            super::run::run_step(cx, &prepared, &layer_refs(state))
         })
     }
 
@@ -649,8 +651,8 @@ impl Build<'_> {
         write: impl FnOnce(&mut DiffDir) -> Result<(), ExecError>,
     ) -> Result<StageState> {
         self.layer_step_with(state, key, id, |state| {
-            let rootfs = self.rootfs(state)?;
-            self.write_step_layer(&rootfs, write)
+            let view = self.view(state)?;
+            self.write_step_layer(view.path(), write)
         })
     }
 
@@ -722,9 +724,17 @@ impl Build<'_> {
             self.request.compression,
             self.request.source_date_epoch,
         )?;
-        diff_root
-            .close()
-            .map_err(ExecError::io("remove", &self.scratch))?;
+        // The diff becomes the layer's snapshot (for the overlay steps after this one), or goes.
+        let sde = self.request.source_date_epoch;
+        if self.request.run.snapshotter != SnapshotterKind::Naive
+            && adopt_snapshot(self.store, &layer.diff_id, diff_root.path(), sde)?
+        {
+            let _ = diff_root.keep();
+        } else {
+            diff_root
+                .close()
+                .map_err(ExecError::io("remove", &self.scratch))?;
+        }
         Ok(layer)
     }
 

@@ -12,18 +12,21 @@
 //!
 //! **RUN** (`run.rs`, `bundle.rs`, `runtime.rs`): a fresh runc/crun container per step on an
 //! overlayfs mount of the stage's layer snapshots (`crate::snapshot`), or on a copy with the
-//! naive snapshotter; the overlay upper directory is the diff. Cache hits do no filesystem work:
-//! a stage's materialised directory is filled lazily, only when a step looks at it (COPY,
-//! WORKDIR). Each step's output goes to [`crate::events::Event::StepLog`] and to the build's log
+//! naive snapshotter; the overlay upper directory is the diff. Cache hits do no filesystem
+//! work. Each step's output goes to [`crate::events::Event::StepLog`] and to the build's log
 //! file in the store; a [`CancelFlag`] stops the build, killing the container.
 //!
-//! Each stage can materialise its filesystem in a scratch directory under the store's tmp
-//! dir (removed when the build ends). A layer step writes its files into a fresh diff
-//! directory, which [`crate::layer::write_tree`] turns into the layer blob; the blob is then
-//! extracted onto the stage's filesystem, so a cache hit (nothing written, the stored blob
-//! extracted) and a miss leave the same filesystem. Steps are keyed with [`KeyInput`]; history
-//! times come from `SOURCE_DATE_EPOCH` or from the cache record, so a warm rebuild gives the
-//! same image digest.
+//! A layer step writes its files into a fresh diff directory, which
+//! [`crate::layer::write_tree`] turns into the layer blob. What a step reads of its stage
+//! (`COPY`'s destination, `--chown` names, `WORKDIR`'s parents, `COPY --from` a stage) comes
+//! from a read-only overlay view of the stage's layer snapshots (`view.rs`); the diff (or a
+//! `RUN`'s overlay upper directory) then becomes the new layer's snapshot, its mtimes set to
+//! the layer's, so a step on a large cached stage extracts and copies nothing. With the naive
+//! snapshotter, or where overlayfs does not mount, the stage's filesystem is materialised
+//! instead in a scratch directory under the store's tmp dir (removed when the build ends), its
+//! layers extracted from their blobs: both give the same layers. Steps are keyed with
+//! [`KeyInput`]; history times come from `SOURCE_DATE_EPOCH` or from the cache record, so a
+//! warm rebuild gives the same image digest.
 //!
 //! **Timestamps.** With `SOURCE_DATE_EPOCH` every history entry and the config's `created` are
 //! that time and file mtimes are clamped to it. Without it, a layer step's time is when its
@@ -55,6 +58,7 @@ mod run;
 mod runtime;
 mod schedule;
 mod stage;
+mod view;
 
 pub use archive::{decompress_stream, is_tar_header};
 pub use base::{BaseSources, NamedContext, find_local, parse_reference, pull_and_tag};

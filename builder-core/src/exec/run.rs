@@ -23,7 +23,8 @@ use crate::image::ImageConfig;
 use crate::instructions::{CommandLine, NetworkMode, Run, SecurityMode};
 use crate::layer::{Compression, WhiteoutMode};
 use crate::snapshot::{
-    LayerRef, Mountpoints, NaiveSnapshot, OverlayMount, SnapshotError, SnapshotterKind, materialize,
+    LayerRef, Mountpoints, NaiveSnapshot, OverlayMount, SnapshotError, SnapshotterKind,
+    adopt_snapshot, materialize,
 };
 use crate::store::{CachedLayer, Store};
 
@@ -364,6 +365,10 @@ pub(crate) fn run_step(
         cx.source_date_epoch,
         WhiteoutMode::Overlay,
     )?;
+    // The upper directory becomes the layer's snapshot for the steps after this one.
+    if matches!(fs, StepFs::Overlay(_)) {
+        adopt_snapshot(cx.store, &layer.diff_id, &diff, cx.source_date_epoch)?;
+    }
     drop(fs);
     dir.close().map_err(ExecError::io("remove", cx.scratch))?;
     Ok(layer)

@@ -135,3 +135,104 @@ fn ensure(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
         Err(e) => Err(SnapshotError::io("rename into", dir)(e).into()),
     }
 }
+
+/// Makes the diff directory `dir` (the tree a step's layer was written from: a `COPY`'s diff,
+/// or a `RUN`'s overlay upper directory) the snapshot of the layer `diff_id`, instead of
+/// extracting the layer again later: its mtimes are set to what the layer records (whole
+/// seconds, capped at `mtime_clamp`), overlayfs' own xattrs other than `opaque` are removed,
+/// and it is synced and renamed into place. Returns whether `dir` was moved; it is left where
+/// it is when the snapshot is already there (or another process put it there first) or when
+/// the tree holds what the layer's extraction would make differently (a `.wh.` name, a
+/// socket, an overlay redirect or metacopy).
+pub fn adopt_snapshot(
+    store: &Store,
+    diff_id: &Digest,
+    dir: &Path,
+    mtime_clamp: Option<i64>,
+) -> Result<bool> {
+    let target = store.snapshot_dir(diff_id);
+    if target.is_dir() || !layer_mtimes(dir, mtime_clamp)? {
+        return Ok(false);
+    }
+    let file = std::fs::File::open(dir).map_err(SnapshotError::io("open", dir))?;
+    rustix::fs::syncfs(&file).map_err(SnapshotError::io("sync", dir))?;
+    match std::fs::rename(dir, &target) {
+        Ok(()) => Ok(true),
+        Err(_) if target.is_dir() => Ok(false),
+        Err(e) => Err(SnapshotError::io("rename into", &target)(e).into()),
+    }
+}
+
+/// Removes the overlayfs xattrs of `path` a layer does not record (`origin`, `impure`, ...:
+/// all but `opaque`); `false` when it has one that changes what it means (a redirect, a
+/// metacopy).
+fn overlay_xattrs(path: &Path) -> Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(names) = xattr::list(path) else {
+        return Ok(true);
+    };
+    for name in names {
+        let bytes = name.as_bytes();
+        let Some(rest) = bytes
+            .strip_prefix(b"trusted.overlay.")
+            .or_else(|| bytes.strip_prefix(b"user.overlay."))
+        else {
+            continue;
+        };
+        match rest {
+            b"opaque" => {}
+            b"redirect" | b"metacopy" => return Ok(false),
+            _ => {
+                xattr::remove(path, &name).map_err(SnapshotError::io("remove an xattr of", path))?
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Sets the mtimes under `dir` to whole seconds capped at `clamp`, as a layer records them,
+/// and drops overlay xattrs ([`overlay_xattrs`]); `false` (stopping early) when a name starts
+/// with `.wh.` or an entry cannot be a snapshot as it is.
+fn layer_mtimes(dir: &Path, clamp: Option<i64>) -> Result<bool> {
+    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&current).map_err(SnapshotError::io("read directory", &current))?;
+        for entry in entries {
+            let entry = entry.map_err(SnapshotError::io("read directory", &current))?;
+            if entry.file_name().as_bytes().starts_with(b".wh.") {
+                return Ok(false);
+            }
+            let path = entry.path();
+            if !overlay_xattrs(&path)? {
+                return Ok(false);
+            }
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(SnapshotError::io("stat", &path))?;
+            // A layer has no sockets (they are skipped): the snapshot must not have them either.
+            if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+                return Ok(false);
+            }
+            let secs = clamp.map_or(meta.mtime(), |c| meta.mtime().min(c));
+            if secs != meta.mtime() || meta.mtime_nsec() != 0 {
+                let time = Timespec {
+                    tv_sec: secs,
+                    tv_nsec: 0,
+                };
+                let times = Timestamps {
+                    last_access: time,
+                    last_modification: time,
+                };
+                utimensat(CWD, &path, &times, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(SnapshotError::io("set the modification time of", &path))?;
+            }
+            if meta.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    Ok(true)
+}

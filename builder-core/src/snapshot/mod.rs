@@ -7,16 +7,18 @@ mod layers;
 mod mountpoints;
 mod naive;
 mod overlay;
+mod view;
 
 pub use error::SnapshotError;
 pub use extract::{
     Compression, ExtractError, ExtractOptions, ExtractStats, LayerReader, WhiteoutMode,
     extract_layer,
 };
-pub use layers::{LayerRef, flattened_snapshot, layer_snapshot, materialize};
+pub use layers::{LayerRef, adopt_snapshot, flattened_snapshot, layer_snapshot, materialize};
 pub use mountpoints::Mountpoints;
 pub use naive::NaiveSnapshot;
 pub use overlay::OverlayMount;
+pub use view::OverlayView;
 
 /// Which snapshotter `RUN` steps use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::store::Store;
 
 /// Room for the mount options (a page, minus a margin for the kernel's own use).
-const OPTIONS_LIMIT: usize = 4000;
+pub(super) const OPTIONS_LIMIT: usize = 4000;
 
 /// An overlayfs mount for one step; unmounted when dropped.
 #[derive(Debug)]
@@ -97,7 +97,7 @@ impl Drop for OverlayMount {
 }
 
 /// The lowerdirs for `layers`, top first, within `budget` bytes of options.
-fn lowerdirs(
+pub(super) fn lowerdirs(
     store: &Store,
     layers: &[LayerRef<'_>],
     budget: usize,
