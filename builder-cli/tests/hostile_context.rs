@@ -192,6 +192,9 @@ fn big_dockerfile(ctx: &Path, n: usize, line: impl Fn(usize) -> String) {
 
 /// Dockerfiles of 100,000 lines (comments; one LABEL of 100,000 pairs continued over every
 /// line): each parses, plans and builds in seconds with bounded memory.
+/// A name and a line generator for a big Dockerfile.
+type Shape = (&'static str, fn(usize) -> String);
+
 #[test]
 fn a_dockerfile_of_100000_lines_builds_in_bounded_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -201,7 +204,7 @@ fn a_dockerfile_of_100000_lines_builds_in_bounded_memory() {
     let root = tmp.path().join("store");
     // 100,000 LABEL or ENV instructions are not here: each is a step whose cost grows with the
     // config, so they take minutes (quadratic; see RELIABILITY.md, "Hostile inputs").
-    let shapes: [(&str, fn(usize) -> String); 2] = [
+    let shapes: [Shape; 2] = [
         ("comments", |i| format!("# comment {i}")),
         ("continuation", |i| {
             if i == 0 {
