@@ -22,11 +22,17 @@ fuzz_target!(|data: &[u8]| {
     for path in paths.lines().take(64) {
         let direct = matcher.matches(path);
         let free = matches(path, &patterns);
-        // The free function builds the same matcher: same answer.
-        assert_eq!(
-            direct.as_ref().ok(),
-            free.as_ref().ok(),
-            "matches() disagrees for {path:?}"
+        // The free function builds the same matcher and matches the cleaned path (and says
+        // false for "." without matching, as patternmatcher's `Matches`): on a path that is
+        // already clean, the same answer.
+        let clean = !path.is_empty()
+            && path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
+        assert!(
+            !clean ||
+            direct.as_ref().ok() == free.as_ref().ok(),
+            "matches() disagrees for {path:?}: {direct:?} vs {free:?}"
         );
         let _ = matcher.matches_exact(path);
         let or_parent = matcher.matches_or_parent_matches(path);

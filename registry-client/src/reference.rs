@@ -342,4 +342,17 @@ mod tests {
         assert_eq!(r.to_string(), "docker.io/user/app:1");
         assert_eq!(r.familiar_name(), "user/app");
     }
+
+    #[test]
+    fn normalized_references_round_trip_without_a_default_tag() {
+        // Found by the reference_parse fuzz target: `parse` adds `:latest`, `parse_normalized`
+        // does not, so each round-trips through its own parser.
+        let r = Reference::parse_normalized("a").unwrap();
+        assert_eq!(r.to_string(), "docker.io/library/a");
+        assert_eq!(Reference::parse_normalized(&r.to_string()).unwrap(), r);
+        assert_eq!(
+            Reference::parse("a").unwrap().to_string(),
+            "docker.io/library/a:latest"
+        );
+    }
 }

@@ -423,4 +423,14 @@ mod tests {
         assert!(excluded("**/b", "/x/b"));
         assert!(!excluded("*.go", "."));
     }
+
+    #[test]
+    fn the_free_function_says_false_for_dot_before_matching() {
+        // Found by the dockerignore_match fuzz target (its assertion was too strict): an
+        // invalid escape is an error for the matcher, while patternmatcher's `Matches`
+        // returns false for "." before it matches anything.
+        let patterns = ["\\x-"];
+        assert!(matches(".", &patterns).is_ok_and(|m| !m));
+        assert!(PatternMatcher::new(&patterns).is_ok_and(|m| m.matches(".").is_err()));
+    }
 }
