@@ -342,7 +342,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The entries of `dir`, sorted; none when it does not exist.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == IoKind::NotFound => return Ok(Vec::new()),

@@ -23,6 +23,7 @@ use rustix::fs::{FlockOperation, flock};
 
 use super::Store;
 use super::error::io_error;
+use super::gc::entries;
 use crate::Result;
 
 /// What kind of leftover an entry is.
@@ -261,21 +262,6 @@ fn unescape_mountinfo(field: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The entries of `dir`, sorted; none when it does not exist.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let read = match fs::read_dir(dir) {
-        Ok(r) => r,
-        Err(e) if e.kind() == IoKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error("read directory", dir)(e)),
-    };
-    let mut paths = Vec::new();
-    for entry in read {
-        paths.push(entry.map_err(io_error("read directory", dir))?.path());
-    }
-    paths.sort();
-    Ok(paths)
 }
 
 #[cfg(test)]
