@@ -192,7 +192,10 @@ async fn too_many_requests_waits_for_retry_after_then_succeeds() {
     );
     let started = Instant::now();
     let e = impatient.get_manifest(&target).await.expect_err("429");
-    assert!(started.elapsed() < Duration::from_secs(60), "waited for the Retry-After?");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "waited for the Retry-After?"
+    );
     assert_eq!(e.kind(), &ErrorKind::TooManyRequests, "{e}");
     assert_names(&e, &host, 429, "TOOMANYREQUESTS");
     assert_eq!(
