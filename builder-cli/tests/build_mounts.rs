@@ -4,10 +4,14 @@
 //! dockerfile_secrets_test.go).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
+
+use common::{files_under, layout_blob, layout_manifest, unpack};
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -87,51 +91,15 @@ fn failing_build(root: &Path, context: &Path, extra: &[&str]) -> String {
     stderr
 }
 
-fn blob(root: &Path, digest: &str) -> PathBuf {
-    root.join("blobs/sha256")
-        .join(digest.trim_start_matches("sha256:"))
-}
-
-fn manifest(root: &Path) -> serde_json::Value {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "img:latest")
-        .unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    serde_json::from_slice(&fs::read(blob(root, &digest)).unwrap()).unwrap()
-}
-
 /// The image's manifest and config pass the OCI schemas.
 fn validate(root: &Path) {
     use builder_core::image::validate::{DocumentKind, SchemaValidator};
-    let m = manifest(root);
+    let m = layout_manifest(root);
     let v = SchemaValidator::new();
     v.validate(DocumentKind::Manifest, &serde_json::to_vec(&m).unwrap())
         .unwrap();
-    let config = fs::read(blob(root, m["config"]["digest"].as_str().unwrap())).unwrap();
+    let config = fs::read(layout_blob(root, m["config"]["digest"].as_str().unwrap())).unwrap();
     v.validate(DocumentKind::Config, &config).unwrap();
-}
-
-fn unpack(root: &Path, dest: &Path) -> PathBuf {
-    let _ = fs::remove_dir_all(dest);
-    let out = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:img:latest", root.display()))
-        .arg(dest)
-        .output()
-        .expect("run umoci");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dest.join("rootfs")
 }
 
 fn read(rootfs: &Path, path: &str) -> String {
@@ -163,22 +131,6 @@ fn sha256sum(bytes: &[u8]) -> String {
         .next()
         .unwrap()
         .to_owned()
-}
-
-/// Every file under `dir`, recursively (symlinks not followed).
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let meta = fs::symlink_metadata(&path).unwrap();
-        if meta.is_dir() {
-            files_under(&path, out);
-        } else if meta.is_file() {
-            out.push(path);
-        }
-    }
 }
 
 /// Whether `needle` is in any file under `dir`, or in any gzip blob decompressed.
@@ -553,7 +505,7 @@ COPY --from=two /t1 /two-end
     let [s1, e1, s2, e2] = times(&root1, "t-sequential");
     assert!(e1 <= s2 || e2 <= s1, "{s1} {e1} {s2} {e2}");
     let layers = |r: &Path| -> Vec<String> {
-        manifest(r)["layers"]
+        layout_manifest(r)["layers"]
             .as_array()
             .unwrap()
             .iter()

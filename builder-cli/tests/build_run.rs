@@ -3,11 +3,15 @@
 //! and run with runc.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{layout_blob, layout_manifest, unpack};
 
 const BUSYBOX: &str = "/bin/busybox";
 
@@ -60,41 +64,10 @@ fn build_with(
     )
 }
 
-fn unpack(root: &Path, dest: &Path) -> PathBuf {
-    let out = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:img:latest", root.display()))
-        .arg(dest)
-        .output()
-        .expect("run umoci");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dest.join("rootfs")
-}
-
 fn config(root: &Path) -> serde_json::Value {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
-    let manifest = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "img:latest")
-        .unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let blob = |d: &str| {
-        root.join("blobs/sha256")
-            .join(d.trim_start_matches("sha256:"))
-    };
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(blob(&manifest)).unwrap()).unwrap();
-    serde_json::from_slice(&fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap())
-        .unwrap()
+    let manifest = layout_manifest(root);
+    let config = layout_blob(root, manifest["config"]["digest"].as_str().unwrap());
+    serde_json::from_slice(&fs::read(config).unwrap()).unwrap()
 }
 
 fn read(rootfs: &Path, path: &str) -> String {
@@ -257,22 +230,7 @@ RUN cat /proc/self/status | grep CapEff > /data/caps.txt
 
 /// The hex digests of `img:latest`'s layers.
 fn layer_digests(root: &Path) -> Vec<String> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
-    let manifest = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "img:latest")
-        .unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:")
-        .to_owned();
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(root.join("blobs/sha256").join(manifest)).unwrap())
-            .unwrap();
-    manifest["layers"]
+    layout_manifest(root)["layers"]
         .as_array()
         .unwrap()
         .iter()

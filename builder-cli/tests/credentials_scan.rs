@@ -10,9 +10,8 @@ mod harness;
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
 use base64::Engine as _;
 use common::*;
@@ -22,19 +21,10 @@ const PASSWORD: &str = "pw-9c41e7-never-print-me";
 const WRONG: &str = "wrong-pw-58d2aa-never-print-me";
 
 fn login(root: &Path, host: &str, password: &str) -> Output {
-    let mut child = hoist_command(root)
-        .args(["login", "-u", "alice", "--password-stdin", host])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes());
-    child.wait_with_output().unwrap()
+    output_with_stdin(
+        hoist_command(root).args(["login", "-u", "alice", "--password-stdin", host]),
+        format!("{password}\n").as_bytes(),
+    )
 }
 
 /// The secrets to look for: each password, as is and inside every base64 form of
@@ -48,21 +38,6 @@ fn needles(extra: &[String]) -> Vec<Vec<u8>> {
     }
     out.extend(extra.iter().map(|t| t.as_bytes().to_vec()));
     out
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let meta = fs::symlink_metadata(&path).unwrap();
-        if meta.is_dir() {
-            files_under(&path, out);
-        } else if meta.is_file() {
-            out.push(path);
-        }
-    }
 }
 
 fn assert_absent(what: &str, hay: &[u8], needles: &[Vec<u8>]) {

@@ -81,18 +81,7 @@ impl PassStore {
 
     fn output(&self, cmd: &mut Command, input: Option<&str>) -> Output {
         self.env(cmd);
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.unwrap_or("").as_bytes());
-        child.wait_with_output().unwrap()
+        output_with_stdin(cmd, input.unwrap_or("").as_bytes())
     }
 
     /// What `docker-credential-pass get` answers for `server`.

@@ -7,7 +7,6 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use serde_json::Value;
 
 #[test]
 fn plain_output_of_a_two_stage_build() {
@@ -25,30 +24,11 @@ fn plain_output_of_a_two_stage_build() {
     insta::assert_snapshot!("plain_two_stages", text);
 }
 
-fn schema() -> (boon::Schemas, boon::SchemaIndex) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource("events.schema.json", schema).unwrap();
-    let index = compiler
-        .compile("events.schema.json", &mut schemas)
-        .unwrap();
-    (schemas, index)
-}
-
-/// Every line of `stderr` is a JSON object valid against the schema; returns their types.
+/// The types of the JSON events on `stderr`, each checked against the schema.
 fn validated_types(stderr: &str) -> Vec<String> {
-    let (schemas, index) = schema();
-    stderr
-        .lines()
-        .map(|line| {
-            let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            if let Err(e) = schemas.validate(&value, index) {
-                panic!("{line}\ndoes not match docs/events.schema.json:\n{e:#}");
-            }
-            value["type"].as_str().unwrap().to_owned()
-        })
+    validated_events(stderr)
+        .into_iter()
+        .map(|value| value["type"].as_str().unwrap().to_owned())
         .collect()
 }
 

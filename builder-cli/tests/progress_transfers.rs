@@ -4,36 +4,16 @@
 //! mode print a `done` line per blob with its size.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod registry_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::validated_events;
 use registry_support::{Registry, app_context, busybox_context, hoist_ok, validated};
 use serde_json::Value;
-
-/// Every line of `stderr` as a JSON object valid against the schema.
-fn validated_events(stderr: &str) -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource("events.schema.json", schema).unwrap();
-    let index = compiler
-        .compile("events.schema.json", &mut schemas)
-        .unwrap();
-    stderr
-        .lines()
-        .map(|line| {
-            let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            if let Err(e) = schemas.validate(&value, index) {
-                panic!("{line}\ndoes not match docs/events.schema.json:\n{e:#}");
-            }
-            value
-        })
-        .collect()
-}
 
 fn hoist_in(root: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_hoist"))

@@ -101,3 +101,97 @@ pub fn normalize_times(text: &str) -> String {
         .replace_all(&text, "$1 sha256:<digest> <size>")
         .into_owned()
 }
+
+/// Every regular file under `dir`, recursively (symlinks not followed).
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            files_under(&path, out);
+        } else if meta.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+/// Where the blob `digest` is in the OCI layout at `root`.
+pub fn layout_blob(root: &Path, digest: &str) -> PathBuf {
+    root.join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// The manifest of `img:latest` in the OCI layout at `root`.
+pub fn layout_manifest(root: &Path) -> serde_json::Value {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "img:latest")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    serde_json::from_slice(&fs::read(layout_blob(root, &digest)).unwrap()).unwrap()
+}
+
+/// Runs `cmd` with `input` written to its stdin; its whole output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that exits without reading its input closes the pipe: not an error here.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Every line of `stderr` as a JSON object, each checked against docs/events.schema.json.
+pub fn validated_events(stderr: &str) -> Vec<serde_json::Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("events.schema.json", schema).unwrap();
+    let index = compiler
+        .compile("events.schema.json", &mut schemas)
+        .unwrap();
+    stderr
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if let Err(e) = schemas.validate(&value, index) {
+                panic!("{line}\ndoes not match docs/events.schema.json:\n{e:#}");
+            }
+            value
+        })
+        .collect()
+}
+
+/// `img:latest` of the OCI layout at `root` unpacked by umoci into `dest` (emptied first);
+/// its rootfs.
+pub fn unpack(root: &Path, dest: &Path) -> PathBuf {
+    let _ = fs::remove_dir_all(dest);
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:img:latest", root.display()))
+        .arg(dest)
+        .output()
+        .expect("run umoci");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dest.join("rootfs")
+}
