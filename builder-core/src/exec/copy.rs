@@ -20,7 +20,7 @@ use std::path::Path;
 use registry_client::Digest;
 use registry_client::digest::{Algorithm, Hasher};
 
-use super::diff::{DiffDir, Meta, image_components, resolve_in_image};
+use super::diff::{DiffDir, FileSource, Meta, image_components, resolve_in_image};
 use super::owner::resolve_chown;
 use super::{CacheKey, CopySource, ExecError, KeyInput};
 use super::{archive, parents};
@@ -359,7 +359,15 @@ impl<'a> PreparedCopy<'a> {
     ) -> Result<(), ExecError> {
         let meta = self.meta(entry.mode, entry.is_dir(), entry.mtime_ns);
         match &entry.kind {
-            EntryKind::File => diff.put_file(path, &entry.abs_path, meta),
+            EntryKind::File => {
+                let source = FileSource {
+                    path: &entry.abs_path,
+                    dev: entry.dev,
+                    ino: entry.ino,
+                    nlink: entry.nlink,
+                };
+                diff.put_file(path, &source, meta)
+            }
             EntryKind::Dir => diff.put_dir(path, meta),
             EntryKind::Symlink(target) => diff.put_symlink(path, target, meta),
             EntryKind::Other => Err(ExecError::UnsupportedFileType {

@@ -3,10 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{PermissionsExt, lchown, symlink};
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, utimensat};
+use rustix::fs::{
+    AtFlags, CWD, Gid, Mode, OFlags, Timespec, Timestamps, Uid, fchmod, fchown, futimens, open,
+    openat, utimensat,
+};
+use xattr::FileExt;
 
 use super::ExecError;
 
@@ -42,6 +48,23 @@ pub(super) struct DiffDir {
     /// Sources with several links, by (device, inode): where the first copy landed, so later
     /// ones become hard links to it (BuildKit's copy keeps hard links within one copy).
     links: BTreeMap<(u64, u64), PathBuf>,
+    /// The diff directory the last file went into, open.
+    parent: Option<(Vec<String>, OwnedFd)>,
+    /// The directory the last source file came from, open.
+    source_dir: Option<(PathBuf, OwnedFd)>,
+}
+
+/// A regular file to copy: where it is and the identity the context walk read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FileSource<'a> {
+    /// Where it is on this machine.
+    pub path: &'a Path,
+    /// Device and inode (hard links within one copy are kept).
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Number of links.
+    pub nlink: u64,
 }
 
 /// An absolute image path, cleaned (no `.`, `..` above the root, repeated slashes), as the
@@ -108,6 +131,8 @@ impl DiffDir {
             dir_times: Vec::new(),
             new_parent: NEW_PARENT,
             links: BTreeMap::new(),
+            parent: None,
+            source_dir: None,
         }
     }
 
@@ -179,11 +204,15 @@ impl DiffDir {
     }
 
     /// Makes way for a new entry at `path`: removes what is there unless both are directories.
-    fn clear(path: &Path, keep_dir: bool) -> Result<(), ExecError> {
+    fn clear(&mut self, path: &Path, keep_dir: bool) -> Result<(), ExecError> {
         match fs::symlink_metadata(path) {
             Err(_) => Ok(()),
             Ok(m) if m.is_dir() && keep_dir => Ok(()),
-            Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(ExecError::io("remove", path)),
+            Ok(m) if m.is_dir() => {
+                // The open parent may be this directory or below it.
+                self.parent = None;
+                fs::remove_dir_all(path).map_err(ExecError::io("remove", path))
+            }
             Ok(_) => fs::remove_file(path).map_err(ExecError::io("remove", path)),
         }
     }
@@ -194,7 +223,7 @@ impl DiffDir {
             return Ok(());
         }
         let path = self.host_path(parts);
-        Self::clear(&path, true)?;
+        self.clear(&path, true)?;
         if !path.is_dir() {
             fs::create_dir(&path).map_err(ExecError::io("create directory", &path))?;
         }
@@ -204,30 +233,115 @@ impl DiffDir {
     }
 
     /// A regular file at `parts` with the content and xattrs of `source` (streamed); a hard
-    /// link to an earlier copy of the same source inode.
+    /// link to an earlier copy of the same source inode. `source` is the context walk's entry:
+    /// its stat is not read again. Every call is relative to open directories (the last parent
+    /// of each side is kept open), so copying a tree costs no path walk per file.
     pub(super) fn put_file(
         &mut self,
         parts: &[String],
-        source: &Path,
+        source: &FileSource<'_>,
         meta: Meta,
     ) -> Result<(), ExecError> {
-        use std::os::unix::fs::MetadataExt;
         let path = self.host_path(parts);
-        Self::clear(&path, false)?;
-        let stat = fs::metadata(source).map_err(ExecError::io("stat", source))?;
-        let inode = (stat.dev(), stat.ino());
-        if stat.nlink() > 1 {
-            if let Some(first) = self.links.get(&inode)
-                && fs::symlink_metadata(first).is_ok_and(|m| m.ino() != 0 && m.is_file())
+        if source.nlink > 1 {
+            let inode = (source.dev, source.ino);
+            if let Some(first) = self.links.get(&inode).cloned()
+                && fs::symlink_metadata(&first).is_ok_and(|m| m.is_file())
             {
-                return fs::hard_link(first, &path).map_err(ExecError::io("link", &path));
+                self.clear(&path, false)?;
+                return fs::hard_link(&first, &path).map_err(ExecError::io("link", &path));
             }
             self.links.insert(inode, path.clone());
         }
-        fs::copy(source, &path).map_err(ExecError::io("copy", source))?;
-        copy_xattrs(source, &path)?;
-        set_owner_mode(&path, meta, false)?;
-        set_mtime(&path, meta.mtime_ns)
+        let (dir_parts, name) = parts.split_at(parts.len().saturating_sub(1));
+        let Some(name) = name.first() else {
+            return Err(ExecError::io("copy", &path)(io::Error::from(
+                io::ErrorKind::InvalidInput,
+            )));
+        };
+        let mut from = self.open_source(source.path)?;
+        let mut created = self.create_file(dir_parts, name)?;
+        if matches!(created, Err(rustix::io::Errno::EXIST)) {
+            self.clear(&path, false)?;
+            created = self.create_file(dir_parts, name)?;
+        }
+        let mut to = fs::File::from(created.map_err(ExecError::io("create", &path))?);
+        io::copy(&mut from, &mut to).map_err(ExecError::io("copy", source.path))?;
+        // Owner first (chown clears setuid bits and file capabilities), then mode, then xattrs.
+        fchown(
+            &to,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        )
+        .map_err(ExecError::io("chown", &path))?;
+        fchmod(&to, Mode::from_raw_mode(meta.mode)).map_err(ExecError::io("chmod", &path))?;
+        if let Ok(names) = from.list_xattr() {
+            for name in names {
+                if let Ok(Some(value)) = from.get_xattr(&name) {
+                    to.set_xattr(&name, &value)
+                        .map_err(ExecError::io("set an xattr on", &path))?;
+                }
+            }
+        }
+        futimens(&to, &layer_time(meta.mtime_ns))
+            .map_err(ExecError::io("set the modification time of", &path))
+    }
+
+    /// `source` opened for reading, relative to its directory (kept open for the next file).
+    fn open_source(&mut self, source: &Path) -> Result<fs::File, ExecError> {
+        let (Some(dir), Some(name)) = (source.parent(), source.file_name()) else {
+            return fs::File::open(source).map_err(ExecError::io("open", source));
+        };
+        let cached = self.source_dir.take().filter(|(open, _)| open == dir);
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let fd = open(dir, flags, Mode::empty()).map_err(ExecError::io("open", dir))?;
+                (dir.to_owned(), fd)
+            }
+        };
+        let fd = &self.source_dir.insert(entry).1;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(fd, name, flags, Mode::empty())
+            .map(fs::File::from)
+            .map_err(ExecError::io("open", source))
+    }
+
+    /// Creates the file `name` in the diff's directory `dir_parts` (an error if it exists).
+    fn create_file(
+        &mut self,
+        dir_parts: &[String],
+        name: &str,
+    ) -> Result<rustix::io::Result<OwnedFd>, ExecError> {
+        let dir = self.parent_dir(dir_parts)?;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        Ok(openat(
+            dir,
+            name,
+            flags | OFlags::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        ))
+    }
+
+    /// The diff's directory at `parts`, open (kept open for the next file). The directory
+    /// itself is not followed if it is a symlink.
+    fn parent_dir(&mut self, parts: &[String]) -> Result<&OwnedFd, ExecError> {
+        let cached = self
+            .parent
+            .take()
+            .filter(|(open, _)| open.as_slice() == parts);
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let mut path = self.root.clone();
+                path.extend(parts);
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let fd = open(&path, flags, Mode::empty()).map_err(ExecError::io("open", &path))?;
+                (parts.to_vec(), fd)
+            }
+        };
+        Ok(&self.parent.insert(entry).1)
     }
 
     /// A regular file at `parts` holding `bytes`.
@@ -238,7 +352,7 @@ impl DiffDir {
         meta: Meta,
     ) -> Result<(), ExecError> {
         let path = self.host_path(parts);
-        Self::clear(&path, false)?;
+        self.clear(&path, false)?;
         fs::write(&path, bytes).map_err(ExecError::io("write", &path))?;
         set_owner_mode(&path, meta, false)?;
         set_mtime(&path, meta.mtime_ns)
@@ -252,7 +366,7 @@ impl DiffDir {
         meta: Meta,
     ) -> Result<(), ExecError> {
         let path = self.host_path(parts);
-        Self::clear(&path, false)?;
+        self.clear(&path, false)?;
         symlink(target, &path).map_err(ExecError::io("create symlink", &path))?;
         set_owner_mode(&path, meta, true)?;
         set_mtime(&path, meta.mtime_ns)
@@ -268,19 +382,6 @@ impl DiffDir {
         }
         Ok(())
     }
-}
-
-/// Copies the xattrs of `from` onto `to` (none where the filesystem has no xattr support).
-fn copy_xattrs(from: &Path, to: &Path) -> Result<(), ExecError> {
-    let Ok(names) = xattr::list(from) else {
-        return Ok(());
-    };
-    for name in names {
-        if let Ok(Some(value)) = xattr::get(from, &name) {
-            xattr::set(to, &name, &value).map_err(ExecError::io("set an xattr on", to))?;
-        }
-    }
-    Ok(())
 }
 
 /// The metadata of an existing entry.
@@ -304,17 +405,21 @@ fn set_owner_mode(path: &Path, meta: Meta, is_symlink: bool) -> Result<(), ExecE
     Ok(())
 }
 
-fn set_mtime(path: &Path, mtime_ns: i128) -> Result<(), ExecError> {
+/// `mtime_ns` as the layer records it: whole seconds, truncated (so adopting the diff as the
+/// layer's snapshot has no time to change).
+fn layer_time(mtime_ns: i128) -> Timestamps {
     let secs = mtime_ns.div_euclid(1_000_000_000);
-    let nanos = mtime_ns.rem_euclid(1_000_000_000);
     let time = Timespec {
         tv_sec: i64::try_from(secs).unwrap_or(0),
-        tv_nsec: i64::try_from(nanos).unwrap_or(0) as _,
+        tv_nsec: 0,
     };
-    let times = Timestamps {
+    Timestamps {
         last_access: time,
         last_modification: time,
-    };
-    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)
+    }
+}
+
+fn set_mtime(path: &Path, mtime_ns: i128) -> Result<(), ExecError> {
+    utimensat(CWD, path, &layer_time(mtime_ns), AtFlags::SYMLINK_NOFOLLOW)
         .map_err(ExecError::io("set the modification time of", path))
 }

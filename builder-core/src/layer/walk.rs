@@ -208,7 +208,8 @@ impl TreeWalk {
                 .file_name()
                 .into_string()
                 .map_err(|_| LayerError::NonUtf8Path { path: disk.clone() })?;
-            let meta = fs::symlink_metadata(&disk).map_err(|e| LayerError::read(&disk, e))?;
+            // Relative to the open directory (no path walk); never follows a symlink.
+            let meta = item.metadata().map_err(|e| LayerError::read(&disk, e))?;
             let whiteout = overlay && meta.file_type().is_char_device() && meta.rdev() == 0;
             children.push(Child {
                 name: if whiteout {

@@ -210,8 +210,8 @@ fn layer_mtimes(dir: &Path, clamp: Option<i64>) -> Result<bool> {
             if !overlay_xattrs(&path)? {
                 return Ok(false);
             }
-            let meta =
-                std::fs::symlink_metadata(&path).map_err(SnapshotError::io("stat", &path))?;
+            // Read relative to the open directory (no path walk).
+            let meta = entry.metadata().map_err(SnapshotError::io("stat", &path))?;
             // A layer has no sockets (they are skipped): the snapshot must not have them either.
             if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
                 return Ok(false);
