@@ -285,3 +285,30 @@ fn unsupported_algorithms_are_typed_errors() {
     ));
     assert!(!store.has_blob(&d512));
 }
+
+/// A layer writer hashes its own output: the store names the blob by that digest without a
+/// second pass, and keeps the bytes exactly as written (verify re-hashes them).
+#[test]
+fn a_prehashed_blob_is_named_by_its_writers_digest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let bytes = b"layer bytes hashed by the layer writer".repeat(1000);
+    let digest = Digest::sha256_of(&bytes);
+    let mut w = store.prehashed_blob_writer().expect("writer");
+    for chunk in bytes.chunks(4096) {
+        w.write_all(chunk).expect("write");
+    }
+    assert_eq!(
+        w.commit(&digest).expect("commit"),
+        (digest.clone(), bytes.len() as u64)
+    );
+    let mut stored = Vec::new();
+    store
+        .open_blob(&digest)
+        .expect("open")
+        .read_to_end(&mut stored)
+        .expect("read");
+    assert_eq!(stored, bytes);
+    assert!(store.verify().expect("verify").is_clean());
+    assert_eq!(files_in(&store.tmp_dir()), Vec::<String>::new());
+}

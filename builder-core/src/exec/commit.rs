@@ -37,12 +37,13 @@ pub(super) fn write_layer_with(
     source_date_epoch: Option<i64>,
     whiteouts: WhiteoutMode,
 ) -> Result<CachedLayer> {
-    let mut blob = store.blob_writer()?;
+    // The layer writer hashes the blob as it compresses: the store does not hash it again.
+    let mut blob = store.prehashed_blob_writer()?;
     let layer = LayerWriter::new(&mut blob, compression)?;
     let mut tar = TarWriter::new(layer).mtime_clamp(source_date_epoch);
     write_tree(&mut tar, diff, WalkOptions { whiteouts })?;
     let info = tar.finish()?.finish()?;
-    let (digest, size) = blob.commit(Some(&info.digest))?;
+    let (digest, size) = blob.commit(&info.digest)?;
     Ok(CachedLayer {
         descriptor: Descriptor::new(info.media_type, digest, size),
         diff_id: info.diff_id,

@@ -21,6 +21,8 @@ const WRITE_BUFFER: usize = 256 * 1024;
 pub struct BlobWriter {
     out: BufWriter<TempFile>,
     hasher: Hasher,
+    /// `false` in a [`PrehashedBlobWriter`], whose caller hashes the bytes.
+    hashing: bool,
     size: u64,
     store: Store,
 }
@@ -41,9 +43,17 @@ impl BlobWriter {
         Ok(BlobWriter {
             out: BufWriter::with_capacity(WRITE_BUFFER, temp),
             hasher: Hasher::new(Algorithm::Sha256),
+            hashing: true,
             size: 0,
             store: store.clone(),
         })
+    }
+
+    /// A writer for a caller that hashes what it writes ([`PrehashedBlobWriter`]).
+    pub(super) fn prehashed(store: &Store) -> Result<PrehashedBlobWriter> {
+        let mut writer = BlobWriter::new(store)?;
+        writer.hashing = false;
+        Ok(PrehashedBlobWriter(writer))
     }
 
     /// The number of bytes written so far.
@@ -63,14 +73,10 @@ impl BlobWriter {
         let BlobWriter {
             out,
             hasher,
-            size,
             store,
+            size,
+            ..
         } = self;
-        let path = out.get_ref().path().to_path_buf();
-        let mut temp = out
-            .into_inner()
-            .map_err(|e| io_error("write", &path)(e.into_error()))?;
-        temp.sync()?;
         let digest = hasher.finish();
         if let Some(expected) = expected
             && expected != &digest
@@ -81,15 +87,57 @@ impl BlobWriter {
             }
             .into());
         }
-        temp.persist_noclobber(&store.blob_path(&digest))?;
+        persist(out, &store, &digest)?;
         Ok((digest, size))
+    }
+}
+
+/// Flushes and fsyncs the temporary file and renames it to the blob `digest`.
+fn persist(out: BufWriter<TempFile>, store: &Store, digest: &Digest) -> Result<()> {
+    let path = out.get_ref().path().to_path_buf();
+    let mut temp = out
+        .into_inner()
+        .map_err(|e| io_error("write", &path)(e.into_error()))?;
+    temp.sync()?;
+    temp.persist_noclobber(&store.blob_path(digest))?;
+    Ok(())
+}
+
+/// A blob being written by a caller that hashes every byte it writes itself (a layer writer
+/// hashes its compressed output as it streams): the same as [`BlobWriter`] without a second
+/// SHA-256 pass over the bytes, named by the caller's digest.
+#[derive(Debug)]
+pub struct PrehashedBlobWriter(BlobWriter);
+
+impl PrehashedBlobWriter {
+    /// Finishes the blob as [`BlobWriter::commit`] does, named `digest`: the SHA-256 the caller
+    /// computed of exactly the bytes it wrote here.
+    pub fn commit(self, digest: &Digest) -> Result<(Digest, u64)> {
+        require_sha256(digest)?;
+        let BlobWriter {
+            out, store, size, ..
+        } = self.0;
+        persist(out, &store, digest)?;
+        Ok((digest.clone(), size))
+    }
+}
+
+impl Write for PrehashedBlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.out.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.hashing {
+            self.hasher.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }
@@ -114,6 +162,11 @@ impl Store {
     /// Starts writing a blob; see [`BlobWriter`].
     pub fn blob_writer(&self) -> Result<BlobWriter> {
         BlobWriter::new(self)
+    }
+
+    /// A [`PrehashedBlobWriter`]: for a writer that hashes its output itself (a layer writer).
+    pub fn prehashed_blob_writer(&self) -> Result<PrehashedBlobWriter> {
+        BlobWriter::prehashed(self)
     }
 
     /// Stores a small in-memory blob (a manifest, a config) and returns its digest and size.

@@ -52,7 +52,7 @@ use std::time::{Duration, SystemTime};
 
 use registry_client::Digest;
 
-pub use blob::BlobWriter;
+pub use blob::{BlobWriter, PrehashedBlobWriter};
 pub use cache::{CacheKey, CacheRecord, CachedLayer};
 pub use error::{IoCause, StoreError};
 pub use gc::{PruneOptions, PruneReport, Pruned, PrunedKind, StoreLease};
