@@ -8,7 +8,7 @@ use std::process::Command;
 
 mod build_support;
 
-use build_support::{build, hoist, skopeo_config};
+use build_support::{build, hoist, skopeo_config, umoci_rootfs};
 
 const EXAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -104,19 +104,7 @@ fn scratch_copy_image_reads_back_with_skopeo_and_umoci() {
     );
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
 
-    let bundle = tmp.path().join("bundle");
-    let out = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:scratch-copy:latest", root.display()))
-        .arg(&bundle)
-        .output()
-        .expect("run umoci");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rootfs = bundle.join("rootfs");
+    let rootfs = umoci_rootfs(&root, "scratch-copy:latest", tmp.path());
     // (path, mode, content) — None for directories; owners are root:root.
     let expected: &[(&str, u32, Option<&str>)] = &[
         ("etc", 0o755, None),

@@ -2,6 +2,9 @@
 //! images back with skopeo, umoci and GNU tar, validate them.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -129,18 +132,7 @@ fn skopeo_inspect(root: &Path, tag: &str, flags: &[&str]) -> Value {
 /// `umoci unpack` of `tag` into `<dir>/bundle`; returns the rootfs.
 pub fn umoci_rootfs(root: &Path, tag: &str, dir: &Path) -> PathBuf {
     let bundle = dir.join(format!("bundle-{}", tag.replace(':', "-")));
-    let out = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:{tag}", root.display()))
-        .arg(&bundle)
-        .output()
-        .expect("run umoci");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bundle.join("rootfs")
+    common::umoci_unpack(root, tag, &bundle)
 }
 
 /// Extracts every layer of `tag` in order with GNU tar (xattrs kept) into `dest`.

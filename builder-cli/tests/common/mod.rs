@@ -181,10 +181,16 @@ pub fn validated_events(stderr: &str) -> Vec<serde_json::Value> {
 /// `img:latest` of the OCI layout at `root` unpacked by umoci into `dest` (emptied first);
 /// its rootfs.
 pub fn unpack(root: &Path, dest: &Path) -> PathBuf {
+    umoci_unpack(root, "img:latest", dest)
+}
+
+/// The image `reference` (`name:tag`) of the OCI layout at `root` unpacked by umoci into
+/// `dest` (emptied first); its rootfs.
+pub fn umoci_unpack(root: &Path, reference: &str, dest: &Path) -> PathBuf {
     let _ = fs::remove_dir_all(dest);
     let out = Command::new("umoci")
         .args(["unpack", "--image"])
-        .arg(format!("{}:img:latest", root.display()))
+        .arg(format!("{}:{reference}", root.display()))
         .arg(dest)
         .output()
         .expect("run umoci");
