@@ -98,6 +98,40 @@ fn copy_keeps_symlinks_hardlinks_setuid_xattrs_long_names_and_skips_ignored() {
     assert_eq!(mode(&rootfs.join("tree/suid")), (0o4755, 0, 0));
 }
 
+/// A file capability (`security.capability`) survives `COPY --chown` and `ADD --chown` of an
+/// archive: the owner is set before the capability (a chown clears a file's capabilities).
+#[test]
+fn copy_and_add_keep_file_capabilities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = context_with(
+        tmp.path(),
+        "FROM scratch\nCOPY --chown=7:8 ping /ping\nADD --chown=7:8 caps.tar /unpacked/\n",
+    );
+    fs::write(ctx.join("ping"), "x\n").unwrap();
+    // cap_net_raw=ep as setcap(8) writes it (VFS_CAP_REVISION_2, little-endian masks).
+    let cap = [
+        1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    if xattr::set(ctx.join("ping"), "security.capability", &cap).is_err() {
+        return; // not root, or a filesystem without security xattrs: nothing to copy
+    }
+    run(Command::new("tar")
+        .args(["--xattrs", "--xattrs-include=*", "-cf"])
+        .arg(ctx.join("caps.tar"))
+        .arg("-C")
+        .arg(&ctx)
+        .arg("ping"));
+    let root = tmp.path().join("store");
+    build(&root, &ctx, "cap", Some("0"));
+    let out = tar_rootfs(&root, "cap", &tmp.path().join("rootfs"));
+    for path in ["ping", "unpacked/ping"] {
+        let file = out.join(path);
+        let found = xattr::get(&file, "security.capability").unwrap();
+        assert_eq!(found.as_deref(), Some(&cap[..]), "{path}");
+        assert_eq!(fs::metadata(&file).unwrap().uid(), 7, "{path}");
+    }
+}
+
 /// `tar <flag>` of `dir`'s `files` into `out`.
 fn make_tar(flag: &str, dir: &Path, out: &Path) {
     run(Command::new("tar")

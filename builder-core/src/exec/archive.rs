@@ -128,12 +128,17 @@ pub(super) fn extract(
     staging.close().map_err(ExecError::io("remove", &scratch))
 }
 
-/// Gives every entry below `dir` the owner `(uid, gid)`, keeping setuid/setgid bits (which
-/// `chown` clears).
+/// Gives every entry below `dir` the owner `(uid, gid)`, keeping setuid/setgid bits and file
+/// capabilities (which `chown` clears).
 fn chown_tree(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), ExecError> {
+    const CAPABILITY: &str = "security.capability";
     for entry in fs::read_dir(dir).map_err(ExecError::io("read directory", dir))? {
         let path = entry.map_err(ExecError::io("read directory", dir))?.path();
         let meta = fs::symlink_metadata(&path).map_err(ExecError::io("stat", &path))?;
+        let capability = match meta.is_file() {
+            true => xattr::get(&path, CAPABILITY).ok().flatten(),
+            false => None,
+        };
         lchown(&path, Some(uid), Some(gid)).map_err(ExecError::io("chown", &path))?;
         if meta.is_dir() {
             chown_tree(&path, (uid, gid))?;
@@ -141,6 +146,10 @@ fn chown_tree(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), ExecError> {
         if !meta.file_type().is_symlink() {
             fs::set_permissions(&path, fs::Permissions::from_mode(meta.mode() & 0o7777))
                 .map_err(ExecError::io("chmod", &path))?;
+        }
+        if let Some(value) = capability {
+            xattr::set(&path, CAPABILITY, &value)
+                .map_err(ExecError::io("set an xattr on", &path))?;
         }
     }
     Ok(())
