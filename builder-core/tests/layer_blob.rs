@@ -1,6 +1,8 @@
 //! Layer blobs: the same input gives the same bytes whatever the thread count, chunking or
 //! tree history; the digests match what sha256sum, gzip and zstd say; PAX edge cases.
 
+mod noise_support;
+
 use std::fs;
 use std::io::Write;
 use std::num::NonZeroUsize;
@@ -12,18 +14,7 @@ use builder_core::layer::{
     Compression, Entry, EntryKind, LayerBlob, LayerWriter, Mtime, TarWriter, WalkOptions,
     write_tree,
 };
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
-}
+use noise_support::noise;
 
 /// ~3 MiB: compressible text, random bytes, many small files; created in `order`.
 fn build_tree(root: &Path, reverse: bool) {

@@ -3,23 +3,14 @@
 //! the system's gzip and zstd read every blob back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod noise_support;
+
 use std::io::Write;
 use std::num::NonZeroUsize;
 use std::process::{Command, Stdio};
 
 use builder_core::layer::{Compression, LayerWriter};
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
-}
+use noise_support::noise;
 
 fn text(len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 64);

@@ -1,6 +1,8 @@
 //! A tree with every kind of entry goes through the walker, the tar writer and gzip, and comes
 //! back field by field through the `tar` crate and through GNU tar.
 
+mod noise_support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -13,6 +15,7 @@ use builder_core::layer::{
     Compression, EntryKind, LayerWriter, TarWriter, WalkOptions, WhiteoutMode, entries_from_dir,
     write_tree,
 };
+use noise_support::noise;
 
 const LONG_NAME_LEN: usize = 150;
 const MTIME: i64 = 1_700_000_000;
@@ -32,19 +35,6 @@ fn run(cmd: &mut Command) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Deterministic pseudo-random bytes.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect()
 }
 
 fn set_mtime(path: &Path, secs: i64, nanos: u32) {
