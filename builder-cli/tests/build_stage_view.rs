@@ -8,6 +8,7 @@ mod build_support;
 
 use std::fs;
 use std::path::Path;
+use std::process::Output;
 
 use build_support::{build, hoist, umoci_rootfs};
 
@@ -90,18 +91,7 @@ fn a_step_on_a_cached_stage_reads_snapshots_not_layer_blobs() {
     // The same build from scratch with the naive snapshotter (every layer materialised from
     // its blob) gives the same image, byte for byte.
     let naive = tmp.path().join("naive");
-    let out = hoist(
-        &naive,
-        &[
-            "build",
-            "--snapshotter",
-            "naive",
-            "-t",
-            "view",
-            ctx.to_str().unwrap(),
-        ],
-        epoch,
-    );
+    let out = naive_build(&naive, &ctx, epoch);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "naive build failed:\n{stderr}");
     let naive_digest = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -110,6 +100,16 @@ fn a_step_on_a_cached_stage_reads_snapshots_not_layer_blobs() {
         !naive.join("hoist/snapshots").exists() || snapshots(&naive) == 0,
         "the naive snapshotter keeps no snapshots"
     );
+}
+
+/// `hoist build --snapshotter naive -t view CTX` into the store `root`.
+fn naive_build(root: &Path, ctx: &Path, epoch: Option<&str>) -> Output {
+    let ctx = ctx.to_str().unwrap();
+    hoist(
+        root,
+        &["build", "--snapshotter", "naive", "-t", "view", ctx],
+        epoch,
+    )
 }
 
 /// With an epoch later than every mtime nothing is clamped: the snapshot adopted from a diff
@@ -123,18 +123,7 @@ fn a_snapshot_adopted_from_a_diff_has_the_layers_mtimes() {
     let overlay = tmp.path().join("a");
     build(&overlay, &ctx, "view", epoch);
     let naive = tmp.path().join("b");
-    let out = hoist(
-        &naive,
-        &[
-            "build",
-            "--snapshotter",
-            "naive",
-            "-t",
-            "view",
-            ctx.to_str().unwrap(),
-        ],
-        epoch,
-    );
+    let out = naive_build(&naive, &ctx, epoch);
     assert!(out.status.success());
     let seen = |root: &Path, dir: &str| {
         let rootfs = umoci_rootfs(root, "view:latest", &tmp.path().join(dir));

@@ -27,6 +27,13 @@ fn login(root: &Path, host: &str, password: &str) -> Output {
     )
 }
 
+/// `hoist build --progress plain --push -t TARGET CTX` with the store at `root`.
+fn build_push(root: &Path, ctx: &Path, target: &str) -> Output {
+    let ctx = ctx.to_str().unwrap();
+    let args = ["build", "--progress", "plain", "--push", "-t", target, ctx];
+    hoist(root, &args)
+}
+
 /// The secrets to look for: each password, as is and inside every base64 form of
 /// `alice:<password>` (Basic auth and config.json `auth`).
 fn needles(extra: &[String]) -> Vec<Vec<u8>> {
@@ -95,18 +102,7 @@ fn push_and_pull_with_wrong_then_right_password(registry: &Registry, tokens: &[S
         format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
     )
     .unwrap();
-    let out = hoist(
-        &root,
-        &[
-            "build",
-            "--progress",
-            "plain",
-            "--push",
-            "-t",
-            &target,
-            ctx.to_str().unwrap(),
-        ],
-    );
+    let out = build_push(&root, &ctx, &target);
     assert!(!out.status.success(), "pushed with a wrong password");
     let err = stderr(&out);
     assert!(err.contains(&host), "{err}");
@@ -119,18 +115,7 @@ fn push_and_pull_with_wrong_then_right_password(registry: &Registry, tokens: &[S
     let out = login(&root, &host, PASSWORD);
     assert!(out.status.success(), "{}", stderr(&out));
     outputs.push(("login", out));
-    let out = hoist(
-        &root,
-        &[
-            "build",
-            "--progress",
-            "plain",
-            "--push",
-            "-t",
-            &target,
-            ctx.to_str().unwrap(),
-        ],
-    );
+    let out = build_push(&root, &ctx, &target);
     assert!(out.status.success(), "{}", stderr(&out));
     outputs.push(("build --push", out));
     let pulled = tmp.path().join("pulled");
